@@ -171,6 +171,16 @@ func ReadHeader(r io.Reader) (Header, error) {
 }
 
 func readHeaderBufio(br *bufio.Reader) (Header, error) {
+	if br.Buffered() >= MaxHeaderSize {
+		// The common case: the whole header is buffered; parse in one go.
+		p, _ := br.Peek(MaxHeaderSize)
+		h, n, err := ParseHeader(p)
+		if err != nil {
+			return Header{}, err
+		}
+		_, _ = br.Discard(n)
+		return h, nil
+	}
 	p, err := br.Peek(MinHeaderSize)
 	if err != nil {
 		return Header{}, eofErr(len(p), err)

@@ -78,9 +78,9 @@ func _() {
 	_ = x[ClientSide-1]
 }
 
-const _Side_name = "serverClientSide"
+const _Side_name = "serverclient"
 
-var _Side_index = [...]uint8{0, 6, 16}
+var _Side_index = [...]uint8{0, 6, 12}
 
 func (i Side) String() string {
 	idx := int(i) - 0

@@ -1,0 +1,7 @@
+package deps
+
+import (
+	_ "github.com/klauspost/compress/flate"
+	_ "github.com/stretchr/testify/require"
+	_ "go.uber.org/goleak"
+)
