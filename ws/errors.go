@@ -52,9 +52,12 @@ var (
 	ErrCloseReasonUTF8 = &ProtocolError{StatusInvalidFramePayloadData, "close reason is not valid UTF-8"}
 )
 
-// CloseError is the close frame the peer sent: its code (StatusNoStatusRcvd
-// when the frame had no body) and reason. Readers return it once the peer has
-// closed the connection cleanly; use errors.As or CloseStatus to read it.
+// CloseError reports how a connection was closed: the code and reason of
+// the close frame the peer sent (StatusNoStatusRcvd when the frame had no
+// body), or, with StatusAbnormalClosure, that the connection ended without
+// one. Readers return it once the peer has closed the connection; use
+// errors.As or CloseStatus to read it. It is comparable, so errors.Is
+// matches an exact code and reason.
 type CloseError struct {
 	Code   StatusCode
 	Reason string
@@ -114,8 +117,8 @@ var (
 		Header: http.Header{"Allow": {"GET"}}}
 	// ErrHandshakeHTTPVersion reports an HTTP version below 1.1.
 	ErrHandshakeHTTPVersion = &RejectError{Status: http.StatusHTTPVersionNotSupported, Reason: "HTTP/1.1 or later required"}
-	// ErrHandshakeHost reports a missing Host header.
-	ErrHandshakeHost = &RejectError{Status: http.StatusBadRequest, Reason: "missing Host header"}
+	// ErrHandshakeHost reports a missing or repeated Host header.
+	ErrHandshakeHost = &RejectError{Status: http.StatusBadRequest, Reason: "missing or repeated Host header"}
 	// ErrHandshakeUpgrade reports an Upgrade header without the "websocket"
 	// token.
 	ErrHandshakeUpgrade = &RejectError{Status: http.StatusUpgradeRequired, Reason: `"Upgrade: websocket" header required`,
@@ -176,4 +179,22 @@ var (
 	ErrResponseExtension = errors.New("ws: server accepted an extension that was not offered")
 	// ErrResponseTooLarge reports a response head over the size bound.
 	ErrResponseTooLarge = errors.New("ws: handshake response header too large")
+	// ErrResponseHeaderValue reports a Sec-WebSocket-Extensions value in
+	// the response that does not parse.
+	ErrResponseHeaderValue = errors.New("ws: malformed header value in handshake response")
+	// ErrBadURL reports a URL that is not a WebSocket URL: no host, an
+	// opaque form, a fragment (RFC 6455 §3) or characters that cannot go in
+	// a request line.
+	ErrBadURL = errors.New("ws: invalid WebSocket URL")
+	// ErrBadHeader reports a Dialer field that would make a malformed
+	// request: a header the handshake owns in Dialer.Header, a control
+	// character in a value, a subprotocol or extension name that is not a
+	// token, or a repeated subprotocol.
+	ErrBadHeader = errors.New("ws: invalid handshake request header")
+	// ErrProxyScheme reports a proxy URL whose scheme is not http.
+	ErrProxyScheme = errors.New("ws: unsupported proxy URL scheme")
+	// ErrProxyRefused reports a proxy that answered CONNECT with a status
+	// other than 2xx. The error also holds a *HandshakeError with the
+	// proxy's status, headers and body: use errors.As to read them.
+	ErrProxyRefused = errors.New("ws: proxy refused the CONNECT request")
 )

@@ -8,11 +8,8 @@ type Side uint8
 // The two roles. The zero value is ServerSide.
 const (
 	ServerSide Side = iota // server
-	ClientSide // client
+	ClientSide             // client
 )
 
 // Peer returns the opposite role.
 func (s Side) Peer() Side { return 1 - s }
-
-// masksOutgoing reports whether frames sent by s are masked.
-func (s Side) masksOutgoing() bool { return s == ClientSide }

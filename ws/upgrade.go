@@ -1,0 +1,469 @@
+package ws
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/gobwas/httphead"
+)
+
+// Defaults of Upgrader.
+const (
+	// DefaultMaxHeaderBytes bounds the request head when
+	// Upgrader.MaxHeaderBytes is 0.
+	DefaultMaxHeaderBytes = 8 << 10
+	// DefaultHandshakeTimeout bounds the handshake when
+	// Upgrader.Timeout or HTTPUpgrader.Timeout is 0.
+	DefaultHandshakeTimeout = 10 * time.Second
+)
+
+// Upgrader is the server side of the WebSocket opening handshake
+// (RFC 6455 §4.2) on a raw connection: it reads and parses the HTTP request
+// itself, without net/http, and writes the response. Use HTTPUpgrader
+// instead inside a net/http handler.
+//
+// The zero value is ready to use: it accepts version 13 handshakes from the
+// same origin (or without an Origin field), negotiates no subprotocol and no
+// extension, and bounds the request head by DefaultMaxHeaderBytes and the
+// handshake by DefaultHandshakeTimeout.
+//
+// An Upgrader is not modified by Upgrade and may be used by many goroutines
+// at once, as long as its hooks may.
+//
+// # Hooks
+//
+// The hooks run only for requests that pass the checks of RFC 6455 §4.2.1,
+// in this order: OnRequest, OnHost, OnHeader (once per field line, in order),
+// CheckOrigin, Protocol and Extension (as offers are met), OnBeforeUpgrade.
+// Byte slices passed to a hook alias the request buffer: they are valid only
+// until the hook returns and must not be modified. A hook that returns an
+// error ends the handshake: a *RejectError (see Reject) is answered with its
+// status, reason and fields; any other error with 400 Bad Request and a
+// generic reason, since its text may say more than a client should learn.
+type Upgrader struct {
+	// MaxHeaderBytes bounds the request head: request line, fields and
+	// the blank line after them. A longer head is answered with 431
+	// Request Header Fields Too Large. 0 means DefaultMaxHeaderBytes.
+	MaxHeaderBytes int
+
+	// Timeout bounds the whole handshake, read and write, when the
+	// connection has a SetDeadline method (any net.Conn has). 0 means
+	// DefaultHandshakeTimeout; a negative value means no bound. The
+	// deadline is cleared before Upgrade returns.
+	Timeout time.Duration
+
+	// Protocols lists the supported subprotocols in the server's order
+	// of preference: the first of them that the client offered is chosen
+	// (RFC 6455 §4.2.2). Names compare case-sensitively. Ignored when
+	// Protocol is set.
+	Protocols []string
+
+	// Protocol, when set, chooses the subprotocol: it is called for each
+	// offered subprotocol in the client's order, and the first for which
+	// it returns true is chosen.
+	Protocol func(offered []byte) bool
+
+	// Extension, when set, is called for each offered extension, in the
+	// client's order, with its parameters. It returns the option to
+	// answer (usually the offer's name with the parameters the server
+	// agrees to) and true to accept it. Once an extension name is
+	// accepted, later offers of that name, the client's fallbacks
+	// (RFC 7692 §5), are not passed. An accepted option whose name or
+	// parameter names are not tokens, or whose values hold control
+	// characters, is dropped. The offer aliases the request; the
+	// answer may alias the offer, as Upgrade copies it.
+	Extension func(offer httphead.Option) (accept httphead.Option, ok bool)
+
+	// OnRequest is called with the request-target of the request line.
+	OnRequest func(uri []byte) error
+
+	// OnHost is called with the value of the Host field.
+	OnHost func(host []byte) error
+
+	// OnHeader is called for every field line, the WebSocket ones
+	// included, with the name as sent and the value without surrounding
+	// whitespace.
+	OnHeader func(key, value []byte) error
+
+	// CheckOrigin is called with the values of the Origin and Host
+	// fields when the request has an Origin field (browsers always send
+	// one; RFC 6455 §10.2). nil means SameOrigin. See also AnyOrigin and
+	// AllowOrigins.
+	CheckOrigin func(origin, host []byte) error
+
+	// OnBeforeUpgrade is the last hook. The fields it returns are added
+	// to the 101 response.
+	OnBeforeUpgrade func() (http.Header, error)
+}
+
+// upgradeBufSize is the size of the pooled buffers Upgrade reads into: room
+// for a browser's request head with cookies, and for the response after
+// it.
+const upgradeBufSize = 4 << 10
+
+// upgradeBufPool holds *[]byte of length upgradeBufSize. Buffers grown for
+// a larger head are not put back.
+var upgradeBufPool = sync.Pool{New: func() any {
+	b := make([]byte, upgradeBufSize)
+	return &b
+}}
+
+// deadlineSetter is the part of net.Conn that Upgrade uses for Timeout.
+type deadlineSetter interface {
+	SetDeadline(t time.Time) error
+}
+
+// maxEmptyReads bounds the (0, nil) reads Upgrade tolerates in a row, as
+// bufio does, before it fails with io.ErrNoProgress.
+const maxEmptyReads = 100
+
+// Upgrade performs the server side of the opening handshake on conn: it
+// reads the request, checks it, negotiates, and writes the answer in one
+// Write call. On success it returns the negotiated Handshake; bytes the
+// client sent after its request (the first frames) are in hs.Buffered,
+// which is nil when there are none. Upgrade reads nothing beyond what one
+// Read call returns once the head is complete.
+//
+// When the request is refused, Upgrade writes the rejection response (see
+// UpgradeBuffer) and returns the *RejectError, or the hook's error as it
+// was returned. A read or write failure is returned wrapped, "ws: upgrade:
+// " followed by the cause, which a timeout keeps recognisable
+// (errors.Is(err, os.ErrDeadlineExceeded)). The caller should close conn
+// after any error.
+//
+// Without a subprotocol or extension negotiated and with hooks that do not
+// allocate, Upgrade does not allocate.
+func (u *Upgrader) Upgrade(conn io.ReadWriter) (Handshake, error) {
+	if t := u.timeout(); t > 0 {
+		if d, ok := conn.(deadlineSetter); ok {
+			_ = d.SetDeadline(time.Now().Add(t)) // a dead conn fails the read below
+			defer d.SetDeadline(time.Time{})
+		}
+	}
+
+	bp := upgradeBufPool.Get().(*[]byte)
+	defer upgradeBufPool.Put(bp)
+	buf := *bp
+	limit := u.maxHeaderBytes()
+	var (
+		s     headScanner
+		n     int
+		end   int
+		err   error
+		empty int
+	)
+	for {
+		if n == len(buf) {
+			// n < limit: the scanner fails a full limit.
+			nb := make([]byte, min(2*len(buf), limit))
+			copy(nb, buf)
+			buf = nb
+		}
+		m, rerr := conn.Read(buf[n:])
+		n += m
+		if m > 0 {
+			empty = 0
+			if end, err = s.scan(buf[:n], limit); err != io.ErrShortBuffer {
+				break
+			}
+		}
+		switch {
+		case rerr == io.EOF && n > 0:
+			return Handshake{}, fmt.Errorf("ws: upgrade: %w", io.ErrUnexpectedEOF)
+		case rerr != nil:
+			return Handshake{}, fmt.Errorf("ws: upgrade: %w", rerr)
+		case m == 0:
+			if empty++; empty >= maxEmptyReads {
+				return Handshake{}, fmt.Errorf("ws: upgrade: %w", io.ErrNoProgress)
+			}
+		}
+	}
+
+	var resp []byte
+	var hs Handshake
+	if err != nil {
+		resp = appendReject(buf[n:n], err)
+	} else {
+		// The response goes after the request, so hs.Buffered survives
+		// its writing.
+		resp, hs, err = u.upgrade(buf[n:n], buf[:n], s.start, end)
+	}
+	if hs.Buffered != nil {
+		hs.Buffered = bytes.Clone(hs.Buffered)
+	}
+	if _, werr := conn.Write(resp); werr != nil && err == nil {
+		return Handshake{}, fmt.Errorf("ws: upgrade: %w", werr)
+	}
+	return hs, err
+}
+
+// UpgradeBuffer is the non-blocking form of Upgrade, for event loops that
+// read on their own: req holds the bytes received so far from the client.
+//
+// While req does not yet hold a complete request head, UpgradeBuffer
+// returns dst and io.ErrShortBuffer: read more and call again with all the
+// bytes (no hook has run yet). Once req reaches MaxHeaderBytes without a
+// complete head, the error is ErrHandshakeHeaderTooLarge.
+//
+// Otherwise UpgradeBuffer appends the HTTP response to dst and returns it:
+// write it to the client. On success that is the 101 response and err is
+// nil; hs.Buffered aliases the bytes of req after the head (nil when there
+// are none), while hs.Protocol and hs.Extensions are copies. On failure it
+// is the rejection (status line, Content-Type, Content-Length,
+// X-WebSocket-Reject-Reason, "Connection: close", the RejectError's fields,
+// and the reason as body) and err is the *RejectError, or the hook's error
+// as it was returned; close the connection after writing it.
+//
+// dst must not overlap req. Timeout does not apply: bounding the wait is up
+// to the caller's loop.
+func (u *Upgrader) UpgradeBuffer(dst, req []byte) (resp []byte, hs Handshake, err error) {
+	var s headScanner
+	end, err := s.scan(req, u.maxHeaderBytes())
+	switch {
+	case err == io.ErrShortBuffer:
+		return dst, Handshake{}, err
+	case err != nil:
+		return appendReject(dst, err), Handshake{}, err
+	}
+	return u.upgrade(dst, req, s.start, end)
+}
+
+// upgrade answers the complete request head req[start:end].
+func (u *Upgrader) upgrade(dst, req []byte, start, end int) ([]byte, Handshake, error) {
+	head := req[start:end]
+	var r handshakeRequest
+	uri := parseRequestHead(head, &r)
+	if err := r.check(); err != nil {
+		return appendReject(dst, err), Handshake{}, err
+	}
+	if err := u.runHooks(head, uri, &r); err != nil {
+		return appendReject(dst, err), Handshake{}, err
+	}
+
+	n := negotiator{
+		protocols: u.Protocols,
+		pickBytes: u.Protocol,
+		extension: u.Extension,
+		best:      len(u.Protocols),
+	}
+	if r.negotiations > 0 && (n.wantsProtocol() || n.extension != nil) {
+		for rest := headerLines(head); ; {
+			name, value, next, ok := nextField(rest)
+			if !ok {
+				break
+			}
+			switch handshakeField(name) {
+			case reqFieldProtocol:
+				n.offerProtocols(value)
+			case reqFieldExtensions:
+				n.offerExtensions(value)
+			}
+			rest = next
+		}
+	}
+
+	var h http.Header
+	if u.OnBeforeUpgrade != nil {
+		var err error
+		if h, err = u.OnBeforeUpgrade(); err != nil {
+			return appendReject(dst, err), Handshake{}, err
+		}
+	}
+
+	hs := Handshake{Protocol: n.protocol, Extensions: n.extensions()}
+	if end < len(req) {
+		hs.Buffered = req[end:]
+	}
+	return appendSwitching(dst, r.key, hs.Protocol, hs.Extensions, h), hs, nil
+}
+
+// runHooks calls the request hooks and the origin check, in the order the
+// Upgrader documents.
+func (u *Upgrader) runHooks(head, uri []byte, r *handshakeRequest) error {
+	if u.OnRequest != nil {
+		if err := u.OnRequest(uri); err != nil {
+			return err
+		}
+	}
+	if u.OnHost != nil {
+		if err := u.OnHost(r.host); err != nil {
+			return err
+		}
+	}
+	if u.OnHeader != nil {
+		for rest := headerLines(head); ; {
+			name, value, next, ok := nextField(rest)
+			if !ok {
+				break
+			}
+			if err := u.OnHeader(name, value); err != nil {
+				return err
+			}
+			rest = next
+		}
+	}
+	if r.origins == 1 {
+		check := u.CheckOrigin
+		if check == nil {
+			check = SameOrigin
+		}
+		if err := check(r.origin, r.host); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (u *Upgrader) maxHeaderBytes() int {
+	if u.MaxHeaderBytes > 0 {
+		return u.MaxHeaderBytes
+	}
+	return DefaultMaxHeaderBytes
+}
+
+func (u *Upgrader) timeout() time.Duration {
+	if u.Timeout == 0 {
+		return DefaultHandshakeTimeout
+	}
+	return u.Timeout
+}
+
+// headScanner finds the end of a request head in a buffer that may grow
+// between calls.
+type headScanner struct {
+	start   int  // offset of the request line
+	pos     int  // offset of the next line to look at
+	started bool // the request line is found
+}
+
+// scan looks for the blank line that ends the request head in p, resuming
+// where the previous call stopped and looking at no more than limit bytes.
+// It returns the offset just past the head, io.ErrShortBuffer when p holds
+// only part of it, ErrHandshakeHeaderTooLarge when the head does not fit in
+// limit bytes, and ErrHandshakeMalformed on a line not ended by CRLF.
+func (s *headScanner) scan(p []byte, limit int) (int, error) {
+	w := p
+	if len(w) > limit {
+		w = w[:limit]
+	}
+	for {
+		i := bytes.IndexByte(w[s.pos:], '\n')
+		if i < 0 {
+			if len(p) >= limit {
+				return 0, ErrHandshakeHeaderTooLarge
+			}
+			return 0, io.ErrShortBuffer
+		}
+		lf := s.pos + i
+		if i == 0 || w[lf-1] != '\r' {
+			// RFC 9112 §2.2 allows a recipient to take a bare LF as a
+			// line end. We do not: a WebSocket client has no excuse,
+			// and a strict reading leaves no room for disagreement
+			// with a proxy in front.
+			return 0, ErrHandshakeMalformed
+		}
+		s.pos = lf + 1
+		switch {
+		case i > 1:
+			s.started = true
+		case !s.started:
+			// RFC 9112 §2.2: ignore empty lines before the request line.
+			s.start = s.pos
+		default:
+			return s.pos, nil
+		}
+	}
+}
+
+// parseRequestHead parses a complete head, as scan delimits it, into r and
+// returns the request-target. It sets r.malformed when the request line or
+// a field line is not valid HTTP/1.1 (RFC 9112 §3, §5).
+func parseRequestHead(head []byte, r *handshakeRequest) (uri []byte) {
+	line, rest := nextLine(head)
+	rl, ok := httphead.ParseRequestLine(line)
+	// HTTP-version is exactly "HTTP/" DIGIT "." DIGIT (RFC 9112 §2.3).
+	if !ok || len(line)-bytes.LastIndexByte(line, ' ') != len("HTTP/1.1")+1 || !validTarget(rl.URI) {
+		r.malformed = true
+		return nil
+	}
+	r.get = string(rl.Method) == http.MethodGet
+	r.major, r.minor = rl.Version.Major, rl.Version.Minor
+	for {
+		if line, rest = nextLine(rest); len(line) == 0 {
+			return rl.URI
+		}
+		name, value, ok := splitField(line)
+		if !ok {
+			r.malformed = true
+			return nil
+		}
+		r.addField(handshakeField(name), value)
+	}
+}
+
+// validTarget reports whether a request-target holds no whitespace or
+// control characters.
+func validTarget(b []byte) bool {
+	for _, c := range b {
+		if c <= ' ' || c == 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
+// nextLine cuts the first CRLF-ended line off b, returning it without the
+// CRLF. scan has checked that every line of a head ends so.
+func nextLine(b []byte) (line, rest []byte) {
+	i := bytes.IndexByte(b, '\n')
+	if i < 1 {
+		return nil, nil
+	}
+	return b[:i-1], b[i+1:]
+}
+
+// headerLines returns the field lines of a head and the blank line after
+// them.
+func headerLines(head []byte) []byte {
+	_, rest := nextLine(head)
+	return rest
+}
+
+// nextField cuts the next field line, already validated by
+// parseRequestHead, off b. ok is false at the blank line ending the head.
+func nextField(b []byte) (name, value, rest []byte, ok bool) {
+	line, rest := nextLine(b)
+	if len(line) == 0 {
+		return nil, nil, nil, false
+	}
+	name, value = cutField(line)
+	return name, value, rest, true
+}
+
+// cutField splits a field line at its colon and trims the value.
+func cutField(line []byte) (name, value []byte) {
+	i := bytes.IndexByte(line, ':')
+	if i < 0 {
+		return line, nil
+	}
+	return line[:i], trimFieldSpace(line[i+1:])
+}
+
+// splitField splits and checks a field line (RFC 9112 §5). It refuses an
+// obs-fold continuation line and whitespace before the colon, both of
+// which a server must reject with 400 (§5.1, §5.2), a name that is not a
+// token, and a value with control characters other than HTAB.
+func splitField(line []byte) (name, value []byte, ok bool) {
+	if len(line) == 0 || line[0] == ' ' || line[0] == '\t' {
+		return nil, nil, false
+	}
+	name, value = cutField(line)
+	if len(name) == len(line) || !isTokenBytes(name) || hasControl(value) {
+		return nil, nil, false
+	}
+	return name, value, true
+}
