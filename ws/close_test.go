@@ -103,3 +103,11 @@ func (w wrapped) Error() string { return "wrapped: " + w.err.Error() }
 func (w wrapped) Unwrap() error { return w.err }
 
 func wrapErr(err error) error { return wrapped{err} }
+
+func TestCloseErrorMessage(t *testing.T) {
+	t.Parallel()
+	assert.Equal(t, "ws: closed by peer: 1001 going away: restart",
+		CloseError{Code: StatusGoingAway, Reason: "restart"}.Error())
+	assert.Equal(t, "ws: closed by peer: 4000: bye", CloseError{Code: 4000, Reason: "bye"}.Error())
+	assert.Equal(t, "ws: closed by peer: 3001", CloseError{Code: 3001}.Error())
+}

@@ -1,39 +1,21 @@
 package ws
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"io"
 	"maps"
 	"net"
 	"net/http"
-	"net/http/httputil"
-	"net/textproto"
 	"net/url"
 	"os"
 	"slices"
-	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/gobwas/httphead"
-)
-
-const (
-	// defaultMaxHeaderBytes bounds a response head when
-	// Dialer.MaxHeaderBytes is not positive.
-	defaultMaxHeaderBytes = 8 << 10
-	// maxErrorBody is how much of the body of a refusal HandshakeError
-	// keeps.
-	maxErrorBody = 1 << 10
-	// errorBodyWait bounds the wait for the body of a refusal, so that a
-	// server that announces a body and never sends it cannot stall Dial.
-	errorBodyWait = time.Second
 )
 
 // Dialer opens WebSocket connections: it connects (through a proxy and TLS
@@ -299,44 +281,30 @@ func targetOf(u *url.URL) (target, error) {
 	return t, nil
 }
 
-// reservedHeaders are the request headers the handshake writes itself;
-// Dialer.Header may not hold them.
-var reservedHeaders = map[string]bool{
-	"Host":                     true,
-	"Upgrade":                  true,
-	"Connection":               true,
-	"Origin":                   true,
-	"Sec-Websocket-Key":        true,
-	"Sec-Websocket-Version":    true,
-	"Sec-Websocket-Accept":     true,
-	"Sec-Websocket-Protocol":   true,
-	"Sec-Websocket-Extensions": true,
-}
-
 // appendRequest appends to dst the handshake request for u with key
 // (RFC 6455 §4.1). It fails with ErrBadURL or ErrBadHeader when a part of
 // the request would be malformed, before anything is sent.
 func (d *Dialer) appendRequest(dst []byte, u *url.URL, key string) ([]byte, error) {
 	path := u.RequestURI()
-	if !validText(path, false) {
+	if !isVisible(path) {
 		return nil, fmt.Errorf("%w: request target %q", ErrBadURL, path)
 	}
 	host := u.Host
 	if d.Host != "" {
 		host = d.Host
 	}
-	if !validText(host, false) {
+	if !isVisible(host) {
 		return nil, fmt.Errorf("%w: Host %q", ErrBadHeader, host)
 	}
 	dst = append(dst, "GET "...)
 	dst = append(dst, path...)
-	dst = append(dst, " HTTP/1.1\r\nHost: "...)
-	dst = append(dst, host...)
-	dst = append(dst, "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: "...)
-	dst = append(dst, key...)
-	dst = append(dst, "\r\nSec-WebSocket-Version: 13\r\n"...)
+	dst = append(dst, " HTTP/1.1\r\n"...)
+	dst = appendField(dst, "Host", host)
+	dst = append(dst, "Upgrade: websocket\r\nConnection: Upgrade\r\n"...)
+	dst = appendField(dst, "Sec-WebSocket-Key", key)
+	dst = append(dst, "Sec-WebSocket-Version: 13\r\n"...)
 	if d.Origin != "" {
-		if !validText(d.Origin, true) {
+		if !validFieldValue(d.Origin) {
 			return nil, fmt.Errorf("%w: Origin %q", ErrBadHeader, d.Origin)
 		}
 		dst = appendField(dst, "Origin", d.Origin)
@@ -357,14 +325,15 @@ func (d *Dialer) appendRequest(dst []byte, u *url.URL, key string) ([]byte, erro
 	}
 	if len(d.Extensions) > 0 {
 		for _, e := range d.Extensions {
-			if err := checkOffer(e); err != nil {
-				return nil, err
+			if !writableOption(e) {
+				return nil, fmt.Errorf("%w: extension %q", ErrBadHeader, e.Name)
 			}
 		}
+		// The offer is written compactly ("a;p,b"), the server's answer
+		// with spaces ("a; p, b"): one writer, two separators.
 		dst = append(dst, "Sec-WebSocket-Extensions: "...)
-		w := appendWriter{dst}
-		_, _ = httphead.WriteOptions(&w, d.Extensions) // appendWriter never fails
-		dst = append(w.b, "\r\n"...)
+		dst = appendOptionList(dst, d.Extensions, ",", ";")
+		dst = append(dst, "\r\n"...)
 	}
 	if u.User != nil && len(d.Header.Values("Authorization")) == 0 {
 		pass, _ := u.User.Password()
@@ -375,12 +344,13 @@ func (d *Dialer) appendRequest(dst []byte, u *url.URL, key string) ([]byte, erro
 	}
 	// Sorted, so that the request is the same from one dial to the next.
 	for _, k := range slices.Sorted(maps.Keys(d.Header)) {
-		ck := textproto.CanonicalMIMEHeaderKey(k)
-		if reservedHeaders[ck] || !isToken(k) {
+		// The handshake's own fields go in the fields of Dialer meant for
+		// them, or nowhere: they would collide.
+		if handshakeField(k) != fieldOther || !isToken(k) {
 			return nil, fmt.Errorf("%w: %q", ErrBadHeader, k)
 		}
 		for _, v := range d.Header[k] {
-			if !validText(v, true) {
+			if !validFieldValue(v) {
 				return nil, fmt.Errorf("%w: value of %q", ErrBadHeader, k)
 			}
 			dst = appendField(dst, k, v)
@@ -389,64 +359,8 @@ func (d *Dialer) appendRequest(dst []byte, u *url.URL, key string) ([]byte, erro
 	return append(dst, "\r\n"...), nil
 }
 
-// checkOffer checks that an offered extension is made of tokens and of
-// parameter values without control characters, so that WriteOptions
-// cannot emit a malformed or injected header.
-func checkOffer(e httphead.Option) error {
-	ok := isToken(string(e.Name))
-	e.Parameters.ForEach(func(k, v []byte) bool {
-		ok = ok && isToken(string(k)) && validText(string(v), true)
-		return ok
-	})
-	if !ok {
-		return fmt.Errorf("%w: extension %q", ErrBadHeader, e.Name)
-	}
-	return nil
-}
-
-// appendWriter is an io.Writer that appends to b.
-type appendWriter struct{ b []byte }
-
-func (w *appendWriter) Write(p []byte) (int, error) {
-	w.b = append(w.b, p...)
-	return len(p), nil
-}
-
-func appendField(dst []byte, k, v string) []byte {
-	dst = append(dst, k...)
-	dst = append(dst, ": "...)
-	dst = append(dst, v...)
-	return append(dst, "\r\n"...)
-}
-
 func basicAuth(user, pass string) string {
 	return base64.StdEncoding.EncodeToString([]byte(user + ":" + pass))
-}
-
-// isToken reports whether s is a non-empty RFC 7230 token.
-func isToken(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := range len(s) {
-		if !httphead.OctetTypes[s[i]].IsToken() {
-			return false
-		}
-	}
-	return true
-}
-
-// validText reports whether s holds no control characters; spaces and tabs
-// are allowed only when spaces is set. It keeps CR and LF, and with them
-// header injection, out of the request.
-func validText(s string, spaces bool) bool {
-	for i := range len(s) {
-		c := s[i]
-		if c == 0x7f || c < 0x20 && c != '\t' || !spaces && (c == ' ' || c == '\t') {
-			return false
-		}
-	}
-	return true
 }
 
 // tlsConfig returns the TLS configuration for a wss connection to
@@ -524,398 +438,4 @@ func (w ctxWatch) stop(err error) error {
 		return fmt.Errorf("ws: %s: %w", w.op, cerr)
 	}
 	return err
-}
-
-// headBufPool holds response buffers of the default size. Nothing returned
-// to a caller aliases them: Buffered, extensions and errors are copies.
-var headBufPool = sync.Pool{New: func() any {
-	b := make([]byte, defaultMaxHeaderBytes)
-	return &b
-}}
-
-func (d *Dialer) getHeadBuf() *[]byte {
-	if d.MaxHeaderBytes <= 0 || d.MaxHeaderBytes == defaultMaxHeaderBytes {
-		return headBufPool.Get().(*[]byte)
-	}
-	b := make([]byte, d.MaxHeaderBytes)
-	return &b
-}
-
-func putHeadBuf(b *[]byte) {
-	if len(*b) == defaultMaxHeaderBytes {
-		headBufPool.Put(b)
-	}
-}
-
-// readResponse reads the server's answer to the handshake request sent
-// with key from r and checks it (RFC 6455 §4.1, the client's steps after
-// sending its handshake).
-func (d *Dialer) readResponse(ctx context.Context, r io.Reader, key string) (Handshake, error) {
-	bp := d.getHeadBuf()
-	defer putHeadBuf(bp)
-	resp, rest, err := readResponseHead(r, *bp)
-	if err != nil {
-		return Handshake{}, err
-	}
-	if resp.status != http.StatusSwitchingProtocols {
-		return Handshake{}, newHandshakeError(ctx, &resp, r, rest)
-	}
-	hs, err := d.checkResponse(&resp, key)
-	if err != nil {
-		return Handshake{}, err
-	}
-	if len(rest) > 0 {
-		hs.Buffered = bytes.Clone(rest)
-	}
-	return hs, nil
-}
-
-// checkResponse checks a 101 response, in the order of RFC 6455 §4.1, and
-// returns the handshake it concludes.
-func (d *Dialer) checkResponse(resp *respHead, key string) (Handshake, error) {
-	if resp.minor < 1 {
-		return Handshake{}, ErrResponseMalformed // HTTP/1.0 has no Upgrade
-	}
-	var (
-		upgrade, connection bool
-		accept, proto       []byte
-		nAccept, nProto     int
-		exts                []httphead.Option
-	)
-	for _, f := range resp.fields {
-		switch {
-		case fieldIs(f.k, "Upgrade"):
-			tabsToSpaces(f.v)
-			upgrade = upgrade || hasToken(f.v, "websocket")
-		case fieldIs(f.k, "Connection"):
-			tabsToSpaces(f.v)
-			connection = connection || hasToken(f.v, "upgrade")
-		case fieldIs(f.k, "Sec-WebSocket-Accept"):
-			accept, nAccept = f.v, nAccept+1
-		case fieldIs(f.k, "Sec-WebSocket-Protocol"):
-			if len(f.v) > 0 {
-				proto, nProto = f.v, nProto+1
-			}
-		case fieldIs(f.k, "Sec-WebSocket-Extensions"):
-			if len(f.v) == 0 {
-				continue
-			}
-			tabsToSpaces(f.v)
-			var ok bool
-			if exts, ok = httphead.ParseOptions(f.v, exts); !ok {
-				return Handshake{}, ErrResponseHeaderValue
-			}
-		}
-	}
-	switch {
-	case !upgrade:
-		return Handshake{}, ErrResponseUpgrade
-	case !connection:
-		return Handshake{}, ErrResponseConnection
-	case nAccept != 1 || !CheckAccept([]byte(key), accept):
-		return Handshake{}, ErrResponseAccept
-	}
-	// RFC 6455 §4.1: every extension in use must have been offered. The
-	// parameters are the extension's business (OnExtensions).
-	for _, e := range exts {
-		if !slices.ContainsFunc(d.Extensions, func(o httphead.Option) bool { return bytes.Equal(o.Name, e.Name) }) {
-			return Handshake{}, ErrResponseExtension
-		}
-	}
-	// RFC 6455 §4.1: the subprotocol, if any, must be one offered; the
-	// server selects one, so a list or a repeated header is wrong too.
-	if nProto > 1 || nProto == 1 && !slices.Contains(d.Protocols, string(proto)) {
-		return Handshake{}, ErrResponseProtocol
-	}
-	hs := Handshake{Protocol: string(proto), Extensions: cloneOptions(exts)}
-	if d.OnExtensions != nil {
-		if err := d.OnExtensions(hs.Extensions); err != nil {
-			return Handshake{}, fmt.Errorf("ws: extensions refused: %w", err)
-		}
-	}
-	return hs, nil
-}
-
-// tabsToSpaces turns HTABs in b into spaces, in place. Both are
-// whitespace in token lists (RFC 9110 §5.6.3), but httphead's lexer knows
-// only the space: its octet table leaves out HTAB.
-func tabsToSpaces(b []byte) {
-	for i, c := range b {
-		if c == '\t' {
-			b[i] = ' '
-		}
-	}
-}
-
-// cloneOptions deep-copies opts into one allocation, so that they outlive
-// the buffer they were parsed from.
-func cloneOptions(opts []httphead.Option) []httphead.Option {
-	if len(opts) == 0 {
-		return nil
-	}
-	n := 0
-	for _, o := range opts {
-		n += o.Size()
-	}
-	mem := make([]byte, n)
-	out := make([]httphead.Option, len(opts))
-	for i, o := range opts {
-		s := o.Size()
-		out[i] = o.Copy(mem[:s:s])
-		mem = mem[s:]
-	}
-	return out
-}
-
-// newHandshakeError describes a response other than 101, with up to
-// maxErrorBody bytes of its body: those that came with the head (rest),
-// then more from r for at most errorBodyWait.
-func newHandshakeError(ctx context.Context, resp *respHead, r io.Reader, rest []byte) *HandshakeError {
-	he := &HandshakeError{
-		StatusCode: resp.status,
-		Status:     resp.statusString(),
-		Header:     resp.header(),
-	}
-	he.Body = readErrorBody(ctx, r, he.StatusCode, he.Header, rest)
-	return he
-}
-
-// readErrorBody reads what it can of a response body, best effort: errors
-// end the body silently.
-func readErrorBody(ctx context.Context, r io.Reader, status int, h http.Header, rest []byte) []byte {
-	if status < 200 || status == http.StatusNoContent || status == http.StatusNotModified {
-		return nil // RFC 9112 §6.3: no body
-	}
-	n := maxErrorBody
-	te := h.Values("Transfer-Encoding")
-	chunked := len(te) > 0 && strings.EqualFold(strings.TrimSpace(te[len(te)-1]), "chunked")
-	if cl := h.Values("Content-Length"); !chunked && len(cl) > 0 {
-		l, err := strconv.ParseInt(strings.TrimSpace(cl[0]), 10, 64)
-		if err == nil && l >= 0 && !slices.ContainsFunc(cl, func(v string) bool { return v != cl[0] }) {
-			n = int(min(l, int64(n)))
-		}
-	}
-	if n == 0 {
-		return nil
-	}
-	var src io.Reader = bytes.NewReader(rest)
-	if ctx.Err() == nil {
-		src = io.MultiReader(src, r)
-		if dc, ok := r.(interface{ SetReadDeadline(time.Time) error }); ok {
-			dl := time.Now().Add(errorBodyWait)
-			if cd, ok := ctx.Deadline(); ok && cd.Before(dl) {
-				dl = cd
-			}
-			_ = dc.SetReadDeadline(dl)
-			defer func() { _ = dc.SetReadDeadline(time.Time{}) }()
-		}
-	}
-	if chunked {
-		src = httputil.NewChunkedReader(src)
-	}
-	body := make([]byte, n)
-	m, _ := io.ReadFull(src, body)
-	if m == 0 {
-		return nil
-	}
-	return body[:m:m]
-}
-
-// respHead is a parsed response head. Its slices alias the read buffer.
-type respHead struct {
-	minor  int // HTTP/1.minor
-	status int
-	reason []byte
-	fields []respField
-}
-
-// respField is a header line, name and value, trimmed.
-type respField struct{ k, v []byte }
-
-func (h *respHead) statusString() string {
-	reason := string(h.reason)
-	if reason == "" {
-		reason = http.StatusText(h.status)
-	}
-	return strconv.Itoa(h.status) + " " + reason
-}
-
-// header returns the fields as an http.Header, with canonical keys.
-func (h *respHead) header() http.Header {
-	hdr := make(http.Header, len(h.fields))
-	for _, f := range h.fields {
-		k := textproto.CanonicalMIMEHeaderKey(string(f.k))
-		hdr[k] = append(hdr[k], string(f.v))
-	}
-	return hdr
-}
-
-// fieldIs reports whether the header name k is name, without regard to
-// ASCII case.
-func fieldIs(k []byte, name string) bool {
-	if len(k) != len(name) {
-		return false
-	}
-	for i := range len(k) {
-		a, b := k[i], name[i]
-		if 'A' <= a && a <= 'Z' {
-			a += 'a' - 'A'
-		}
-		if 'A' <= b && b <= 'Z' {
-			b += 'a' - 'A'
-		}
-		if a != b {
-			return false
-		}
-	}
-	return true
-}
-
-// readResponseHead reads from r, into buf, the head of the final response:
-// interim 1xx responses other than 101 are skipped (RFC 9110 §15.2), and
-// every head read counts against len(buf). It returns the parsed head and
-// the bytes that arrived after it, both aliasing buf.
-func readResponseHead(r io.Reader, buf []byte) (respHead, []byte, error) {
-	start, n := 0, 0
-	for {
-		end, m, err := readHead(r, buf, start, n)
-		if err != nil {
-			return respHead{}, nil, err
-		}
-		n = m
-		resp, err := parseHead(buf[start:end])
-		if err != nil {
-			return respHead{}, nil, err
-		}
-		if resp.status < 200 && resp.status != http.StatusSwitchingProtocols {
-			start = end
-			continue
-		}
-		return resp, buf[end:n], nil
-	}
-}
-
-// readHead reads from r into buf, which holds n bytes, until buf[start:]
-// holds a complete head. It returns the index just past the head and the
-// number of bytes in buf.
-func readHead(r io.Reader, buf []byte, start, n int) (end, m int, err error) {
-	from, empty := 0, 0
-	for {
-		if e := headEnd(buf[start:n], from); e >= 0 {
-			return start + e, n, nil
-		}
-		if err != nil {
-			if err == io.EOF {
-				err = io.ErrUnexpectedEOF
-			}
-			return 0, 0, fmt.Errorf("ws: read response head: %w", err)
-		}
-		if n == len(buf) {
-			return 0, 0, ErrResponseTooLarge
-		}
-		from = max(0, n-start-2) // a terminator may straddle two reads
-		var k int
-		k, err = r.Read(buf[n:])
-		n += k
-		if k > 0 {
-			empty = 0
-		} else if empty++; empty > 100 && err == nil {
-			err = io.ErrNoProgress
-		}
-	}
-}
-
-// headEnd returns the length of the head at the start of b, up to and
-// including the empty line that ends it, or -1 when b holds no complete
-// head. Lines end in CRLF or, leniently, LF (RFC 9112 §2.2). The search
-// starts at from, which must not be past the start of an unfinished
-// terminator.
-func headEnd(b []byte, from int) int {
-	for i := from; i < len(b); {
-		j := bytes.IndexByte(b[i:], '\n')
-		if j < 0 {
-			return -1
-		}
-		i += j + 1
-		if i < len(b) && b[i] == '\n' {
-			return i + 1
-		}
-		if i+1 < len(b) && b[i] == '\r' && b[i+1] == '\n' {
-			return i + 2
-		}
-	}
-	return -1
-}
-
-// parseHead parses a response head as headEnd delimits it. It rewrites
-// obsolete line folding in place into spaces (RFC 9112 §5.2).
-func parseHead(head []byte) (respHead, error) {
-	var h respHead
-	first := bytes.IndexByte(head, '\n')
-	if first < 0 || !h.parseStatusLine(trimCR(head[:first])) {
-		return h, ErrResponseMalformed
-	}
-	// RFC 9112 §2.2: whitespace before the first field is refused.
-	if c := head[first+1]; c == ' ' || c == '\t' {
-		return h, ErrResponseMalformed
-	}
-	for i := first + 1; i < len(head)-1; i++ {
-		if head[i] == '\n' && (head[i+1] == ' ' || head[i+1] == '\t') {
-			head[i] = ' '
-			if head[i-1] == '\r' {
-				head[i-1] = ' '
-			}
-		}
-	}
-	h.fields = make([]respField, 0, 16)
-	for rest := head[first+1:]; ; {
-		nl := bytes.IndexByte(rest, '\n')
-		line := trimCR(rest[:nl])
-		rest = rest[nl+1:]
-		if len(line) == 0 {
-			return h, nil
-		}
-		k, v, ok := httphead.ParseHeaderLine(line)
-		if !ok || len(k) == 0 || !validText(string(v), true) {
-			return h, ErrResponseMalformed
-		}
-		h.fields = append(h.fields, respField{k, v})
-	}
-}
-
-// parseStatusLine parses "HTTP/1.x SP 3DIGIT [SP reason]". The reason may
-// be missing altogether, as some servers send it.
-func (h *respHead) parseStatusLine(line []byte) bool {
-	sp := bytes.IndexByte(line, ' ')
-	if sp < 0 {
-		return false
-	}
-	major, minor, ok := httphead.ParseVersion(line[:sp])
-	if !ok || major != 1 {
-		return false
-	}
-	code := line[sp+1:]
-	if i := bytes.IndexByte(code, ' '); i >= 0 {
-		code, h.reason = code[:i], code[i+1:]
-	}
-	// Not httphead.IntFromASCII: it takes ':' to '?' for digits.
-	status := 0
-	for _, c := range code {
-		if c < '0' || c > '9' {
-			return false
-		}
-		status = status*10 + int(c-'0')
-	}
-	if len(code) != 3 || status < 100 || !validText(string(h.reason), true) {
-		return false
-	}
-	h.minor, h.status = minor, status
-	return true
-}
-
-func trimCR(b []byte) []byte {
-	if len(b) > 0 && b[len(b)-1] == '\r' {
-		return b[:len(b)-1]
-	}
-	return b
 }

@@ -654,6 +654,10 @@ func TestDialBadResponse(t *testing.T) {
 		{name: "status punctuation", want: ws.ErrResponseMalformed, respond: func(req *http.Request) string {
 			return strings.Replace(dialTest101(req), " 101 ", " 09; ", 1)
 		}},
+		// httphead.ParseVersion reads "HTTP/1.:" as HTTP/1.10.
+		{name: "version punctuation", want: ws.ErrResponseMalformed, respond: func(req *http.Request) string {
+			return strings.Replace(dialTest101(req), "HTTP/1.1", "HTTP/1.:", 1)
+		}},
 		{name: "line without colon", want: ws.ErrResponseMalformed, respond: valid("Oops\r\n")},
 		{name: "space before first field", want: ws.ErrResponseMalformed, respond: func(req *http.Request) string {
 			return strings.Replace(dialTest101(req), "\r\nUpgrade", "\r\n Upgrade", 1)
@@ -713,6 +717,12 @@ func TestDialLenientResponse(t *testing.T) {
 			s := strings.Replace(dialTest101(req), "Connection: Upgrade", "Connection: keep-alive,\r\n\tUpgrade", 1)
 			return s + string(dialTestHello)
 		}},
+		{name: "tabs as whitespace", d: ws.Dialer{Protocols: []string{"a", "b"}}, proto: "b",
+			respond: func(req *http.Request) string {
+				s := strings.Replace(dialTest101(req), "Connection: Upgrade", "Connection: keep-alive,\tUpgrade", 1)
+				s = strings.Replace(s, "Upgrade: websocket", "Upgrade:\twebsocket\t", 1)
+				return strings.Replace(s, "\r\n\r\n", "\r\nSec-WebSocket-Protocol:\tb\t\r\n\r\n", 1) + string(dialTestHello)
+			}},
 		{name: "interim responses", respond: func(req *http.Request) string {
 			return "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\n" +
 				dialTest101(req) + string(dialTestHello)

@@ -65,7 +65,10 @@ type CloseError struct {
 
 // Error implements error.
 func (e CloseError) Error() string {
-	s := "ws: closed by peer: " + strconv.Itoa(int(e.Code)) + " " + e.Code.String()
+	s := "ws: closed by peer: " + strconv.Itoa(int(e.Code))
+	if e.Code.IsRegistered() {
+		s += " " + e.Code.String()
+	}
 	if e.Reason != "" {
 		s += ": " + e.Reason
 	}

@@ -51,6 +51,7 @@ func FuzzReadResponse(f *testing.F) {
 		"HTTP/1.1 426 \r\nSec-WebSocket-Version: 13\r\nContent-Length: -1\r\n\r\n",
 		"HTTP/1.1 101 Switching Protocols\r\n Upgrade: websocket\r\n\r\n",
 		"HTTP/9.9 101 x\r\n\r\n",
+		"HTTP/1.: 101 x\r\n\r\n", // httphead.ParseVersion reads HTTP/1.10
 		"HTTP/1.1 99999999999999999999 x\r\n\r\n",
 		"\r\n\r\n",
 		"\n\n",

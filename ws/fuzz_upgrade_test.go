@@ -28,6 +28,8 @@ func FuzzUpgradeBuffer(f *testing.F) {
 	f.Add(upBenchRequest(), uint16(300))
 	f.Add([]byte("GET / HTTP/1.1\r\n\r\n"), uint16(5))
 	f.Add([]byte("\r\n\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n"), uint16(1))
+	// HTAB as list whitespace (RFC 9110 §5.6.1), and as data in a quoted-string.
+	f.Add(upRequest("Connection: keep-alive,\tUpgrade", "Sec-WebSocket-Protocol: a,\tchat", "Sec-WebSocket-Extensions: x;\tp=\"a\tb\""), uint16(40))
 	for _, tc := range upInvalid {
 		if tc.max == 0 {
 			f.Add(tc.req, uint16(len(tc.req)/2))

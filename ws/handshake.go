@@ -78,17 +78,47 @@ func validKey(k []byte) bool {
 	return err == nil && n == 16
 }
 
-// hasToken reports whether the comma-separated token list v holds tok,
-// compared without regard to ASCII case (RFC 7230 §6.1, §6.7). It returns
-// false when v is not a well-formed token list.
-func hasToken(v []byte, tok string) bool {
-	found := false
-	ok := httphead.ScanTokens(v, func(t []byte) bool {
-		if bytes.EqualFold(t, []byte(tok)) {
-			found = true
-			return false
-		}
-		return true
-	})
-	return ok && found
+// The header fields the opening handshake looks at, on either side.
+const (
+	fieldOther = iota
+	fieldHost
+	fieldUpgrade
+	fieldConnection
+	fieldOrigin
+	fieldKey
+	fieldVersion
+	fieldAccept
+	fieldProtocol
+	fieldExtensions
+)
+
+// handshakeFields holds, at the index of its length, each field name the
+// handshake looks at. The names have distinct lengths, so that one
+// comparison classifies a name.
+var handshakeFields = [...]struct {
+	name string
+	kind int
+}{
+	len("Host"):                     {"Host", fieldHost},
+	len("Origin"):                   {"Origin", fieldOrigin},
+	len("Upgrade"):                  {"Upgrade", fieldUpgrade},
+	len("Connection"):               {"Connection", fieldConnection},
+	len("Sec-WebSocket-Key"):        {"Sec-WebSocket-Key", fieldKey},
+	len("Sec-WebSocket-Accept"):     {"Sec-WebSocket-Accept", fieldAccept},
+	len("Sec-WebSocket-Version"):    {"Sec-WebSocket-Version", fieldVersion},
+	len("Sec-WebSocket-Protocol"):   {"Sec-WebSocket-Protocol", fieldProtocol},
+	len("Sec-WebSocket-Extensions"): {"Sec-WebSocket-Extensions", fieldExtensions},
+}
+
+// handshakeField classifies a header field name, ignoring ASCII case
+// (RFC 9110 §5.1): one of the field* constants.
+func handshakeField[T string | []byte](name T) int {
+	if len(name) >= len(handshakeFields) {
+		return fieldOther
+	}
+	f := &handshakeFields[len(name)]
+	if f.name == "" || !foldEqual(name, f.name) {
+		return fieldOther
+	}
+	return f.kind
 }

@@ -65,6 +65,11 @@ func TestHasToken(t *testing.T) {
 		{"WebSocket", "websocket", true},
 		{"h2c, websocket", "websocket", true},
 		{"", "upgrade", false},
+		// RFC 9110 §5.6.1: OWS = *( SP / HTAB ), which httphead's lexer
+		// alone refuses.
+		{"keep-alive,\tUpgrade", "upgrade", true},
+		{"\tkeep-alive\t,\t upgrade\t", "upgrade", true},
+		{"keep-alive,\tclose", "upgrade", false},
 	}
 	for _, tc := range cases {
 		assert.Equal(t, tc.want, hasToken([]byte(tc.v), tc.tok), "%q", tc.v)

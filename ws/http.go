@@ -56,13 +56,13 @@ var httpHandshakeFields = [...]struct {
 	name string
 	kind int
 }{
-	{"Upgrade", reqFieldUpgrade},
-	{"Connection", reqFieldConnection},
-	{"Sec-Websocket-Key", reqFieldKey},
-	{"Sec-Websocket-Version", reqFieldVersion},
-	{"Origin", reqFieldOrigin},
-	{"Sec-Websocket-Protocol", reqFieldProtocol},
-	{"Sec-Websocket-Extensions", reqFieldExtensions},
+	{"Upgrade", fieldUpgrade},
+	{"Connection", fieldConnection},
+	{"Sec-Websocket-Key", fieldKey},
+	{"Sec-Websocket-Version", fieldVersion},
+	{"Origin", fieldOrigin},
+	{"Sec-Websocket-Protocol", fieldProtocol},
+	{"Sec-Websocket-Extensions", fieldExtensions},
 }
 
 // Upgrade checks r as an opening handshake, hijacks the connection and
@@ -128,13 +128,13 @@ func (u *HTTPUpgrader) Upgrade(w http.ResponseWriter, r *http.Request) (net.Conn
 		hs.Buffered = bytes.Clone(p)
 	}
 
-	bp := upgradeBufPool.Get().(*[]byte)
+	bp := upgradeBufs.get()
 	resp := appendSwitching((*bp)[:0], req.key, hs.Protocol, hs.Extensions, w.Header())
 	if t := u.timeout(); t > 0 {
 		_ = conn.SetDeadline(time.Now().Add(t))
 	}
 	_, err = conn.Write(resp)
-	upgradeBufPool.Put(bp)
+	upgradeBufs.put(bp)
 	if err == nil {
 		// Also drops the deadlines the http.Server may have set.
 		err = conn.SetDeadline(time.Time{})

@@ -65,9 +65,8 @@ func (d *Dialer) connect(ctx context.Context, conn net.Conn, proxy *url.URL, add
 	req := make([]byte, 0, 128)
 	req = append(req, "CONNECT "...)
 	req = append(req, addr...)
-	req = append(req, " HTTP/1.1\r\nHost: "...)
-	req = append(req, addr...)
-	req = append(req, "\r\n"...)
+	req = append(req, " HTTP/1.1\r\n"...)
+	req = appendField(req, "Host", addr)
 	if proxy.User != nil {
 		pass, _ := proxy.User.Password()
 		req = appendField(req, "Proxy-Authorization", "Basic "+basicAuth(proxy.User.Username(), pass))

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"errors"
 	"net/http"
-	"slices"
 	"strconv"
 
 	"github.com/gobwas/httphead"
@@ -15,69 +14,6 @@ import (
 // HTTP responses, 101 or rejection. Upgrader feeds it header lines it parsed
 // itself; HTTPUpgrader feeds it the fields net/http parsed. One set of rules
 // serves both.
-
-// The header fields the server side of the handshake looks at.
-const (
-	reqFieldOther = iota
-	reqFieldHost
-	reqFieldUpgrade
-	reqFieldConnection
-	reqFieldOrigin
-	reqFieldKey
-	reqFieldVersion
-	reqFieldProtocol
-	reqFieldExtensions
-)
-
-// handshakeField classifies a header field name, ignoring ASCII case
-// (RFC 9110 §5.1). The names have distinct lengths, so one comparison
-// decides.
-func handshakeField(name []byte) int {
-	var canon string
-	var kind int
-	switch len(name) {
-	case 4:
-		canon, kind = "Host", reqFieldHost
-	case 6:
-		canon, kind = "Origin", reqFieldOrigin
-	case 7:
-		canon, kind = "Upgrade", reqFieldUpgrade
-	case 10:
-		canon, kind = "Connection", reqFieldConnection
-	case 17:
-		canon, kind = "Sec-WebSocket-Key", reqFieldKey
-	case 21:
-		canon, kind = "Sec-WebSocket-Version", reqFieldVersion
-	case 22:
-		canon, kind = "Sec-WebSocket-Protocol", reqFieldProtocol
-	case 24:
-		canon, kind = "Sec-WebSocket-Extensions", reqFieldExtensions
-	default:
-		return reqFieldOther
-	}
-	if !foldEqual(name, canon) {
-		return reqFieldOther
-	}
-	return kind
-}
-
-// foldEqual reports whether b equals the ASCII string s without regard to
-// ASCII case.
-func foldEqual(b []byte, s string) bool {
-	if len(b) != len(s) {
-		return false
-	}
-	for i := range len(b) {
-		x, y := b[i], s[i]
-		if x == y {
-			continue
-		}
-		if x|0x20 != y|0x20 || x|0x20 < 'a' || x|0x20 > 'z' {
-			return false
-		}
-	}
-	return true
-}
 
 // handshakeRequest is what the server checks of an opening handshake
 // request, whichever parser read it. Its byte slices alias the request.
@@ -103,28 +39,30 @@ type handshakeRequest struct {
 // surrounding whitespace.
 func (r *handshakeRequest) addField(kind int, value []byte) {
 	switch kind {
-	case reqFieldHost:
+	case fieldHost:
 		r.hosts++
 		r.host = value
-	case reqFieldUpgrade:
+	case fieldUpgrade:
 		// Upgrade lists protocols, which may carry a version
 		// ("HTTP/2.0, websocket"), so it is not a plain token list.
 		r.upgrade = r.upgrade || hasListElement(value, "websocket")
-	case reqFieldConnection:
+	case fieldConnection:
 		r.connection = r.connection || hasToken(value, "upgrade")
-	case reqFieldKey:
+	case fieldKey:
 		r.keys++
 		r.key = value
-	case reqFieldVersion:
+	case fieldVersion:
 		r.versions++
+		// Compared as bytes, not read as a number: "13" only, not "013"
+		// nor anything httphead.IntFromASCII would take for 13 ("0=").
 		r.version13 = string(value) == "13"
-	case reqFieldOrigin:
+	case fieldOrigin:
 		r.origins++
 		r.origin = value
-	case reqFieldProtocol:
+	case fieldProtocol:
 		r.negotiations++
 		r.badValue = r.badValue || !validProtocolList(value)
-	case reqFieldExtensions:
+	case fieldExtensions:
 		r.negotiations++
 		r.badValue = r.badValue || !validExtensionList(value)
 	}
@@ -161,46 +99,16 @@ func (r *handshakeRequest) check() error {
 	return nil
 }
 
-// hasListElement reports whether the comma-separated list v holds an element
-// equal to elem without regard to ASCII case. Unlike hasToken it accepts
-// elements that are not tokens, such as "HTTP/2.0".
-func hasListElement(v []byte, elem string) bool {
-	for len(v) > 0 {
-		var e []byte
-		if i := bytes.IndexByte(v, ','); i >= 0 {
-			e, v = v[:i], v[i+1:]
-		} else {
-			e, v = v, nil
-		}
-		if foldEqual(trimFieldSpace(e), elem) {
-			return true
-		}
-	}
-	return false
-}
-
-// trimFieldSpace removes the optional whitespace (SP, HTAB) around a field
-// value or list element (RFC 9110 §5.6.3).
-func trimFieldSpace(b []byte) []byte {
-	for len(b) > 0 && (b[0] == ' ' || b[0] == '\t') {
-		b = b[1:]
-	}
-	for len(b) > 0 && (b[len(b)-1] == ' ' || b[len(b)-1] == '\t') {
-		b = b[:len(b)-1]
-	}
-	return b
-}
-
 // validProtocolList reports whether v is a Sec-WebSocket-Protocol value: a
 // list of tokens (RFC 6455 §4.1). An empty value counts as an empty list.
 func validProtocolList(v []byte) bool {
-	return len(v) == 0 || httphead.ScanTokens(v, func([]byte) bool { return true })
+	return len(v) == 0 || scanTokens(v, func([]byte) bool { return true })
 }
 
 // validExtensionList reports whether v is a Sec-WebSocket-Extensions value
 // (RFC 6455 §9.1). An empty value counts as an empty list.
 func validExtensionList(v []byte) bool {
-	return len(v) == 0 || httphead.ScanOptions(v, func(int, []byte, []byte, []byte) httphead.Control {
+	return len(v) == 0 || scanOptions(v, func(int, []byte, []byte, []byte) httphead.Control {
 		return httphead.ControlContinue
 	})
 }
@@ -232,7 +140,7 @@ func (n *negotiator) offerProtocols(v []byte) {
 	if n.picked || !n.wantsProtocol() {
 		return
 	}
-	httphead.ScanTokens(v, func(tok []byte) bool {
+	scanTokens(v, func(tok []byte) bool {
 		switch {
 		case n.pickBytes != nil:
 			if n.pickBytes(tok) {
@@ -265,7 +173,7 @@ func (n *negotiator) offerExtensions(v []byte) {
 	}
 	var cur httphead.Option
 	index, has := -1, false
-	httphead.ScanOptions(v, func(i int, name, attr, val []byte) httphead.Control {
+	scanOptions(v, func(i int, name, attr, val []byte) httphead.Control {
 		if i != index {
 			if has {
 				n.offer(cur)
@@ -300,151 +208,7 @@ func (n *negotiator) offer(o httphead.Option) {
 // extensions returns copies of the accepted extensions, in one allocation
 // for all their bytes, so that they outlive the request buffer.
 func (n *negotiator) extensions() []httphead.Option {
-	if len(n.exts) == 0 {
-		return nil
-	}
-	size := 0
-	for _, e := range n.exts {
-		size += e.Size()
-	}
-	buf := make([]byte, size)
-	for i, e := range n.exts {
-		n.exts[i] = e.Copy(buf)
-		buf = buf[e.Size():]
-	}
-	return n.exts[:len(n.exts):len(n.exts)]
-}
-
-// writableOption reports whether o can be written in a
-// Sec-WebSocket-Extensions field as it is: name and parameter names are
-// tokens and values hold no control characters. The hook's answer goes on
-// the wire, and a CR or LF there would let it forge header fields.
-func writableOption(o httphead.Option) bool {
-	if !isTokenBytes(o.Name) {
-		return false
-	}
-	ok := true
-	o.Parameters.ForEach(func(k, v []byte) bool {
-		ok = isTokenBytes(k) && !hasControl(v)
-		return ok
-	})
-	return ok
-}
-
-// isTokenBytes reports whether b is a non-empty RFC 9110 token.
-func isTokenBytes(b []byte) bool {
-	if len(b) == 0 {
-		return false
-	}
-	for _, c := range b {
-		if !httphead.OctetTypes[c].IsToken() {
-			return false
-		}
-	}
-	return true
-}
-
-// hasControl reports whether b holds a control character other than HTAB,
-// which may not appear in a field value (RFC 9110 §5.5).
-func hasControl(b []byte) bool {
-	for _, c := range b {
-		if (c < ' ' && c != '\t') || c == 0x7f {
-			return true
-		}
-	}
-	return false
-}
-
-// appendOptions appends opts in Sec-WebSocket-Extensions syntax
-// (RFC 6455 §9.1), quoting parameter values that are not tokens. The
-// options must be writable (see writableOption).
-func appendOptions(dst []byte, opts []httphead.Option) []byte {
-	for i := range opts {
-		if i > 0 {
-			dst = append(dst, ", "...)
-		}
-		dst = append(dst, opts[i].Name...)
-		opts[i].Parameters.ForEach(func(k, v []byte) bool {
-			dst = append(dst, "; "...)
-			dst = append(dst, k...)
-			if len(v) > 0 {
-				dst = append(dst, '=')
-				dst = appendParamValue(dst, v)
-			}
-			return true
-		})
-	}
-	return dst
-}
-
-// appendParamValue appends v as a token or, when it is not one, as a
-// quoted-string (RFC 9110 §5.6.4).
-func appendParamValue(dst, v []byte) []byte {
-	if isTokenBytes(v) {
-		return append(dst, v...)
-	}
-	dst = append(dst, '"')
-	for _, c := range v {
-		if c == '"' || c == '\\' {
-			dst = append(dst, '\\')
-		}
-		dst = append(dst, c)
-	}
-	return append(dst, '"')
-}
-
-// appendFieldValue appends v with every control character but HTAB turned
-// into a space, as net/http does with CR and LF, so that a value cannot
-// end the field or the head early.
-func appendFieldValue[T string | []byte](dst []byte, v T) []byte {
-	for i := range len(v) {
-		c := v[i]
-		if (c < ' ' && c != '\t') || c == 0x7f {
-			c = ' '
-		}
-		dst = append(dst, c)
-	}
-	return dst
-}
-
-// appendHeaderFields appends the fields of h, sorted by name so that the
-// response is the same every time, and skipping names that are not tokens
-// (net/http skips them too). It allocates only for more than 16 names.
-func appendHeaderFields(dst []byte, h http.Header) []byte {
-	if len(h) == 0 {
-		return dst
-	}
-	var buf [16]string
-	keys := buf[:0]
-	for k := range h {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	for _, k := range keys {
-		if !isTokenStr(k) {
-			continue
-		}
-		for _, v := range h[k] {
-			dst = append(dst, k...)
-			dst = append(dst, ": "...)
-			dst = appendFieldValue(dst, v)
-			dst = append(dst, "\r\n"...)
-		}
-	}
-	return dst
-}
-
-// isTokenStr is isTokenBytes for a string.
-func isTokenStr(s string) bool {
-	if len(s) == 0 {
-		return false
-	}
-	for i := range len(s) {
-		if !httphead.OctetTypes[s[i]].IsToken() {
-			return false
-		}
-	}
-	return true
+	return cloneOptions(n.exts)
 }
 
 // appendSwitching appends the 101 response of RFC 6455 §4.2.2 item 5:
@@ -458,9 +222,7 @@ func appendSwitching(dst, key []byte, protocol string, exts []httphead.Option, h
 	dst = AppendAccept(dst, key)
 	dst = append(dst, "\r\n"...)
 	if protocol != "" {
-		dst = append(dst, "Sec-WebSocket-Protocol: "...)
-		dst = append(dst, protocol...)
-		dst = append(dst, "\r\n"...)
+		dst = appendField(dst, "Sec-WebSocket-Protocol", protocol)
 	}
 	if len(exts) > 0 {
 		dst = append(dst, "Sec-WebSocket-Extensions: "...)
@@ -520,9 +282,9 @@ func appendReject(dst []byte, err error) []byte {
 	dst = append(dst, http.StatusText(status)...)
 	dst = append(dst, "\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: "...)
 	dst = strconv.AppendInt(dst, int64(len(reason)), 10)
-	dst = append(dst, "\r\nX-WebSocket-Reject-Reason: "...)
-	dst = appendFieldValue(dst, reason)
-	dst = append(dst, "\r\nConnection: close\r\n"...)
+	dst = append(dst, "\r\n"...)
+	dst = appendField(dst, "X-WebSocket-Reject-Reason", reason)
+	dst = append(dst, "Connection: close\r\n"...)
 	dst = appendHeaderFields(dst, h)
 	dst = append(dst, "\r\n"...)
 	return append(dst, reason...)

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"sync"
 	"time"
 
 	"github.com/gobwas/httphead"
@@ -105,21 +104,14 @@ type Upgrader struct {
 // it.
 const upgradeBufSize = 4 << 10
 
-// upgradeBufPool holds *[]byte of length upgradeBufSize. Buffers grown for
-// a larger head are not put back.
-var upgradeBufPool = sync.Pool{New: func() any {
-	b := make([]byte, upgradeBufSize)
-	return &b
-}}
+// upgradeBufs holds the buffers Upgrade reads into and HTTPUpgrader writes
+// the 101 response into. Buffers grown for a larger head are not put back.
+var upgradeBufs = bufPool{size: upgradeBufSize}
 
 // deadlineSetter is the part of net.Conn that Upgrade uses for Timeout.
 type deadlineSetter interface {
 	SetDeadline(t time.Time) error
 }
-
-// maxEmptyReads bounds the (0, nil) reads Upgrade tolerates in a row, as
-// bufio does, before it fails with io.ErrNoProgress.
-const maxEmptyReads = 100
 
 // Upgrade performs the server side of the opening handshake on conn: it
 // reads the request, checks it, negotiates, and writes the answer in one
@@ -145,49 +137,18 @@ func (u *Upgrader) Upgrade(conn io.ReadWriter) (Handshake, error) {
 		}
 	}
 
-	bp := upgradeBufPool.Get().(*[]byte)
-	defer upgradeBufPool.Put(bp)
-	buf := *bp
-	limit := u.maxHeaderBytes()
-	var (
-		s     headScanner
-		n     int
-		end   int
-		err   error
-		empty int
-	)
-	for {
-		if n == len(buf) {
-			// n < limit: the scanner fails a full limit.
-			nb := make([]byte, min(2*len(buf), limit))
-			copy(nb, buf)
-			buf = nb
-		}
-		m, rerr := conn.Read(buf[n:])
-		n += m
-		if m > 0 {
-			empty = 0
-			if end, err = s.scan(buf[:n], limit); err != io.ErrShortBuffer {
-				break
-			}
-		}
-		switch {
-		case rerr == io.EOF && n > 0:
-			return Handshake{}, fmt.Errorf("ws: upgrade: %w", io.ErrUnexpectedEOF)
-		case rerr != nil:
-			return Handshake{}, fmt.Errorf("ws: upgrade: %w", rerr)
-		case m == 0:
-			if empty++; empty >= maxEmptyReads {
-				return Handshake{}, fmt.Errorf("ws: upgrade: %w", io.ErrNoProgress)
-			}
-		}
-	}
-
+	bp := upgradeBufs.get()
+	defer upgradeBufs.put(bp)
+	s := headScanner{request: true}
+	buf, n, end, err := readHead(conn, &s, *bp, 0, u.maxHeaderBytes())
 	var resp []byte
 	var hs Handshake
-	if err != nil {
+	switch {
+	case err == ErrHandshakeHeaderTooLarge || err == ErrHandshakeMalformed:
 		resp = appendReject(buf[n:n], err)
-	} else {
+	case err != nil:
+		return Handshake{}, fmt.Errorf("ws: upgrade: %w", err)
+	default:
 		// The response goes after the request, so hs.Buffered survives
 		// its writing.
 		resp, hs, err = u.upgrade(buf[n:n], buf[:n], s.start, end)
@@ -221,7 +182,7 @@ func (u *Upgrader) Upgrade(conn io.ReadWriter) (Handshake, error) {
 // dst must not overlap req. Timeout does not apply: bounding the wait is up
 // to the caller's loop.
 func (u *Upgrader) UpgradeBuffer(dst, req []byte) (resp []byte, hs Handshake, err error) {
-	var s headScanner
+	s := headScanner{request: true}
 	end, err := s.scan(req, u.maxHeaderBytes())
 	switch {
 	case err == io.ErrShortBuffer:
@@ -257,9 +218,9 @@ func (u *Upgrader) upgrade(dst, req []byte, start, end int) ([]byte, Handshake, 
 				break
 			}
 			switch handshakeField(name) {
-			case reqFieldProtocol:
+			case fieldProtocol:
 				n.offerProtocols(value)
-			case reqFieldExtensions:
+			case fieldExtensions:
 				n.offerExtensions(value)
 			}
 			rest = next
@@ -332,69 +293,21 @@ func (u *Upgrader) timeout() time.Duration {
 	return u.Timeout
 }
 
-// headScanner finds the end of a request head in a buffer that may grow
-// between calls.
-type headScanner struct {
-	start   int  // offset of the request line
-	pos     int  // offset of the next line to look at
-	started bool // the request line is found
-}
-
-// scan looks for the blank line that ends the request head in p, resuming
-// where the previous call stopped and looking at no more than limit bytes.
-// It returns the offset just past the head, io.ErrShortBuffer when p holds
-// only part of it, ErrHandshakeHeaderTooLarge when the head does not fit in
-// limit bytes, and ErrHandshakeMalformed on a line not ended by CRLF.
-func (s *headScanner) scan(p []byte, limit int) (int, error) {
-	w := p
-	if len(w) > limit {
-		w = w[:limit]
-	}
-	for {
-		i := bytes.IndexByte(w[s.pos:], '\n')
-		if i < 0 {
-			if len(p) >= limit {
-				return 0, ErrHandshakeHeaderTooLarge
-			}
-			return 0, io.ErrShortBuffer
-		}
-		lf := s.pos + i
-		if i == 0 || w[lf-1] != '\r' {
-			// RFC 9112 §2.2 allows a recipient to take a bare LF as a
-			// line end. We do not: a WebSocket client has no excuse,
-			// and a strict reading leaves no room for disagreement
-			// with a proxy in front.
-			return 0, ErrHandshakeMalformed
-		}
-		s.pos = lf + 1
-		switch {
-		case i > 1:
-			s.started = true
-		case !s.started:
-			// RFC 9112 §2.2: ignore empty lines before the request line.
-			s.start = s.pos
-		default:
-			return s.pos, nil
-		}
-	}
-}
-
-// parseRequestHead parses a complete head, as scan delimits it, into r and
-// returns the request-target. It sets r.malformed when the request line or
+// parseRequestHead parses a complete head, as headScanner delimits it, into r
+// and returns the request-target. It sets r.malformed when the request line or
 // a field line is not valid HTTP/1.1 (RFC 9112 §3, §5).
 func parseRequestHead(head []byte, r *handshakeRequest) (uri []byte) {
-	line, rest := nextLine(head)
-	rl, ok := httphead.ParseRequestLine(line)
-	// HTTP-version is exactly "HTTP/" DIGIT "." DIGIT (RFC 9112 §2.3).
-	if !ok || len(line)-bytes.LastIndexByte(line, ' ') != len("HTTP/1.1")+1 || !validTarget(rl.URI) {
+	line, rest := cutLine(head)
+	method, uri, major, minor, ok := parseRequestLine(line)
+	if !ok {
 		r.malformed = true
 		return nil
 	}
-	r.get = string(rl.Method) == http.MethodGet
-	r.major, r.minor = rl.Version.Major, rl.Version.Minor
+	r.get = string(method) == http.MethodGet
+	r.major, r.minor = major, minor
 	for {
-		if line, rest = nextLine(rest); len(line) == 0 {
-			return rl.URI
+		if line, rest = cutLine(rest); len(line) == 0 {
+			return uri
 		}
 		name, value, ok := splitField(line)
 		if !ok {
@@ -405,52 +318,43 @@ func parseRequestHead(head []byte, r *handshakeRequest) (uri []byte) {
 	}
 }
 
-// validTarget reports whether a request-target holds no whitespace or
-// control characters.
-func validTarget(b []byte) bool {
-	for _, c := range b {
-		if c <= ' ' || c == 0x7f {
-			return false
-		}
+// parseRequestLine splits a request line, method SP request-target SP
+// HTTP-version (RFC 9112 §3), and checks that the method is a token, the
+// target holds neither whitespace nor control characters and the version
+// is well-formed (see parseHTTPVersion).
+func parseRequestLine(line []byte) (method, target []byte, major, minor int, ok bool) {
+	sp := bytes.IndexByte(line, ' ')
+	if sp < 0 {
+		return nil, nil, 0, 0, false
 	}
-	return true
-}
-
-// nextLine cuts the first CRLF-ended line off b, returning it without the
-// CRLF. scan has checked that every line of a head ends so.
-func nextLine(b []byte) (line, rest []byte) {
-	i := bytes.IndexByte(b, '\n')
-	if i < 1 {
-		return nil, nil
+	method, rest := line[:sp], line[sp+1:]
+	if sp = bytes.IndexByte(rest, ' '); sp < 0 {
+		return nil, nil, 0, 0, false
 	}
-	return b[:i-1], b[i+1:]
+	target = rest[:sp]
+	major, minor, ok = parseHTTPVersion(rest[sp+1:])
+	if !ok || !isToken(method) || len(target) == 0 || !isVisible(target) {
+		return nil, nil, 0, 0, false
+	}
+	return method, target, major, minor, true
 }
 
 // headerLines returns the field lines of a head and the blank line after
 // them.
 func headerLines(head []byte) []byte {
-	_, rest := nextLine(head)
+	_, rest := cutLine(head)
 	return rest
 }
 
 // nextField cuts the next field line, already validated by
 // parseRequestHead, off b. ok is false at the blank line ending the head.
 func nextField(b []byte) (name, value, rest []byte, ok bool) {
-	line, rest := nextLine(b)
+	line, rest := cutLine(b)
 	if len(line) == 0 {
 		return nil, nil, nil, false
 	}
-	name, value = cutField(line)
+	name, value, _ = cutField(line)
 	return name, value, rest, true
-}
-
-// cutField splits a field line at its colon and trims the value.
-func cutField(line []byte) (name, value []byte) {
-	i := bytes.IndexByte(line, ':')
-	if i < 0 {
-		return line, nil
-	}
-	return line[:i], trimFieldSpace(line[i+1:])
 }
 
 // splitField splits and checks a field line (RFC 9112 §5). It refuses an
@@ -461,8 +365,8 @@ func splitField(line []byte) (name, value []byte, ok bool) {
 	if len(line) == 0 || line[0] == ' ' || line[0] == '\t' {
 		return nil, nil, false
 	}
-	name, value = cutField(line)
-	if len(name) == len(line) || !isTokenBytes(name) || hasControl(value) {
+	name, value, ok = cutField(line)
+	if !ok || !isToken(name) || !validFieldValue(value) {
 		return nil, nil, false
 	}
 	return name, value, true

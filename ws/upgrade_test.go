@@ -192,6 +192,11 @@ var upInvalid = []struct {
 	{name: "version 8", req: upRequest("Sec-WebSocket-Version: 8"), err: ErrHandshakeVersion, status: 426},
 	{name: "version 13 twice", req: upRequest("+Sec-WebSocket-Version: 13"), err: ErrHandshakeVersion, status: 426},
 	{name: "version list", req: upRequest("Sec-WebSocket-Version: 13, 8"), err: ErrHandshakeVersion, status: 426},
+	{name: "version with punctuation", req: upRequest("Sec-WebSocket-Version: 1;"), err: ErrHandshakeVersion, status: 426},
+	// httphead.IntFromASCII reads "0=" and "=" as 13.
+	{name: "version 0=", req: upRequest("Sec-WebSocket-Version: 0="), err: ErrHandshakeVersion, status: 426},
+	{name: "version =", req: upRequest("Sec-WebSocket-Version: ="), err: ErrHandshakeVersion, status: 426},
+	{name: "version 013", req: upRequest("Sec-WebSocket-Version: 013"), err: ErrHandshakeVersion, status: 426},
 	{name: "no key", req: upRequest("-Sec-WebSocket-Key"), err: ErrHandshakeKey, status: 400},
 	{name: "empty key", req: upRequest("Sec-WebSocket-Key:"), err: ErrHandshakeKey, status: 400},
 	{name: "short key", req: upRequest("Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ="), err: ErrHandshakeKey, status: 400},
@@ -212,6 +217,10 @@ var upInvalid = []struct {
 	{name: "request line trailing word", req: upHead("GET /chat HTTP/1.1 x", upFields()...), err: ErrHandshakeMalformed, status: 400, rawOnly: true},
 	{name: "request line bad version", req: upHead("GET /chat HTTP/1.1x", upFields()...), err: ErrHandshakeMalformed, status: 400, rawOnly: true},
 	{name: "request line long version", req: upHead("GET /chat HTTP/01.1", upFields()...), err: ErrHandshakeMalformed, status: 400, rawOnly: true},
+	// httphead.ParseVersion reads these as HTTP/1.11, 1.10 and 11.1.
+	{name: "request line minor version ;", req: upHead("GET /chat HTTP/1.;", upFields()...), err: ErrHandshakeMalformed, status: 400, rawOnly: true},
+	{name: "request line minor version :", req: upHead("GET /chat HTTP/1.:", upFields()...), err: ErrHandshakeMalformed, status: 400, rawOnly: true},
+	{name: "request line major version ;", req: upHead("GET /chat HTTP/;.1", upFields()...), err: ErrHandshakeMalformed, status: 400, rawOnly: true},
 	{name: "request line not HTTP", req: upHead("GET /chat FTP/1.1", upFields()...), err: ErrHandshakeMalformed, status: 400, rawOnly: true},
 	{name: "control in target", req: upHead("GET /ch\x01at HTTP/1.1", upFields()...), err: ErrHandshakeMalformed, status: 400, rawOnly: true},
 	{name: "method not a token", req: upHead("G(T /chat HTTP/1.1", upFields()...), err: ErrHandshakeMalformed, status: 400, rawOnly: true},
@@ -308,6 +317,9 @@ func TestUpgradeAccepts(t *testing.T) {
 		{"Upgrade over two lines", upRequest("Upgrade: h2c", "+Upgrade: websocket")},
 		{"Connection list", upRequest("Connection: keep-alive, Upgrade")},
 		{"Connection list without spaces", upRequest("Connection: keep-alive,upgrade")},
+		// RFC 9110 §5.6.1: OWS = *( SP / HTAB ).
+		{"Connection list with a tab", upRequest("Connection: keep-alive,\tUpgrade")},
+		{"tabs in negotiation lists", upRequest("Sec-WebSocket-Protocol: a,\tb", "Sec-WebSocket-Extensions: x;\tp=1,\ty")},
 		{"Connection over two lines", upRequest("Connection: keep-alive", "+Connection: Upgrade")},
 		{"no Origin", upRequest("-Origin")},
 		{"Origin with default port", upRequest("Origin: http://server.example.com:80")},
@@ -363,6 +375,7 @@ func TestUpgradeProtocol(t *testing.T) {
 		{name: "hook first true wins", offered: []string{"a, b", "c"}, want: "b", calls: []string{"a", "b"}},
 		{name: "hook over Protocols", u: Upgrader{Protocols: []string{"a"}}, offered: []string{"a, b"}, want: "b", calls: []string{"a", "b"}},
 		{name: "hook refuses all", offered: []string{"a", "c"}, want: "", calls: []string{"a", "c"}},
+		{name: "tab as whitespace", u: Upgrader{Protocols: []string{"b"}}, offered: []string{"a,\tb\t,\tc"}, want: "b"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -441,6 +454,15 @@ func TestUpgradeExtensions(t *testing.T) {
 			offered: []string{`x; p="a b"; q="15"`},
 			seen:    []string{`x; p="a b"; q=15`},
 			want:    `x; p="a b"; q=15`,
+		},
+		{
+			// RFC 9110 §5.6.1: HTAB is whitespace between elements, and
+			// data inside a quoted-string.
+			name:    "tabs",
+			accept:  []string{"x", "y"},
+			offered: []string{"x;\tp=1,\ty\t;\tq=\"a\tb\""},
+			seen:    []string{"x; p=1", "y; q=\"a\tb\""},
+			want:    "x; p=1, y; q=\"a\tb\"",
 		},
 		{
 			name:    "none accepted",
