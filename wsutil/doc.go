@@ -1,0 +1,49 @@
+// Package wsutil is the layer of sluice most programs use: WebSocket
+// messages on top of the frames of package ws.
+//
+// # Choosing a level
+//
+// Conn is the channel API: a connection whose messages arrive on an
+// Inbound channel and leave through an Outbound channel (or Send), with
+// keepalive, the closing handshake, backpressure and a clean shutdown
+// handled for you. Start here.
+//
+//	conn, hs, err := (&ws.HTTPUpgrader{}).Upgrade(w, r)
+//	if err != nil {
+//		return // the client already got an HTTP error
+//	}
+//	c, err := wsutil.NewConn(conn, ws.ServerSide, hs, wsutil.Config{})
+//	if err != nil {
+//		return
+//	}
+//	for m := range c.Inbound() {
+//		c.Outbound() <- m // echo
+//	}
+//	log.Println("closed:", c.Err())
+//
+// ReadMessage, WriteMessage and WriteClose are one-call helpers for
+// programs that drive a connection from one goroutine. Reader and Writer
+// stream one message at a time with your own buffers and no goroutines,
+// for servers that want full control; ControlHandler answers pings and
+// close frames for them. Below this sits package ws.
+//
+// Every reader in this package checks what RFC 6455 requires of a
+// receiver: fragmentation rules, control frames between fragments, UTF-8
+// of text (failing on the first invalid byte), frame and message limits.
+// Violations come back as *ws.ProtocolError carrying the close code to
+// send, which Conn sends for you.
+//
+// Compression plugs in through the Extension, RecvExtension and
+// SendExtension interfaces, which package wsflate satisfies.
+//
+// # Concurrency
+//
+// Conn is safe for concurrent use: it serialises all writes through one
+// goroutine, so any number of goroutines may send, and it starts exactly
+// two goroutines (reader and writer), which have exited once Done is
+// closed. Reader, Writer and ControlHandler are not safe for concurrent
+// use, and nothing else may write a connection while a Writer is in the
+// middle of a message or a ControlHandler replies; the one-call helpers
+// keep no state and may be used from different goroutines on different
+// connections.
+package wsutil

@@ -1,0 +1,52 @@
+package wsutil
+
+import (
+	"errors"
+
+	"github.com/sluice-ws/sluice/ws"
+)
+
+// Errors of package wsutil. The protocol violations are *ws.ProtocolError
+// values carrying the close code to answer with; they are preallocated, so
+// returning one from a per-frame path costs nothing.
+var (
+	// ErrInvalidUTF8 reports a text message that is not valid UTF-8
+	// (RFC 6455 §8.1). It is returned at the first byte that rules the
+	// message out, not at the end of the message.
+	ErrInvalidUTF8 = &ws.ProtocolError{Code: ws.StatusInvalidFramePayloadData, Reason: "invalid UTF-8 in text message"}
+	// ErrMessageTooBig reports a message over the reader's size limit.
+	ErrMessageTooBig = &ws.ProtocolError{Code: ws.StatusMessageTooBig, Reason: "message too big"}
+	// ErrUnexpectedContinuation reports a continuation frame with no
+	// fragmented message in progress (RFC 6455 §5.4).
+	ErrUnexpectedContinuation = &ws.ProtocolError{Code: ws.StatusProtocolError, Reason: "continuation frame without a message in progress"}
+	// ErrUnexpectedDataFrame reports a text or binary frame that starts a
+	// new message while a fragmented one is unfinished (RFC 6455 §5.4).
+	ErrUnexpectedDataFrame = &ws.ProtocolError{Code: ws.StatusProtocolError, Reason: "new data frame inside a fragmented message"}
+
+	// ErrTrailingData reports an encoded message whose decoder finished
+	// before the message's payload did.
+	ErrTrailingData = &ws.ProtocolError{Code: ws.StatusInvalidFramePayloadData, Reason: "encoded message has trailing data"}
+
+	// ErrNoMessage reports a Read with no message or frame started: call
+	// NextMessage or NextFrame first.
+	ErrNoMessage = errors.New("wsutil: no message in progress")
+	// ErrAbnormalClosure reports a connection that ended without a close
+	// frame (code 1006, the seeds' connectionReset). Conn.Err joins it
+	// with the cause.
+	ErrAbnormalClosure = ws.CloseError{Code: ws.StatusAbnormalClosure, Reason: "connection closed without a close frame"}
+	// ErrKeepaliveTimeout reports a peer that answered no keepalive ping.
+	ErrKeepaliveTimeout = errors.New("wsutil: keepalive timeout: no pong")
+	// ErrCloseTimeout reports a peer that did not answer our close frame
+	// within the close timeout.
+	ErrCloseTimeout = errors.New("wsutil: close timeout: no close frame from the peer")
+	// ErrQueueFull reports a send queue that overflowed under
+	// OverflowClose or OverflowTryAgain; the connection is closed.
+	ErrQueueFull = errors.New("wsutil: send queue full")
+	// ErrDropped reports a message dropped under OverflowDrop.
+	ErrDropped = errors.New("wsutil: send queue full: message dropped")
+
+	// ErrOpCode reports an opcode that the call cannot send: a data
+	// message must be text or binary, a control payload at most 125
+	// bytes.
+	ErrOpCode = errors.New("wsutil: opcode or payload not allowed here")
+)

@@ -1,0 +1,229 @@
+package wsutil
+
+import (
+	"context"
+	"errors"
+	"io"
+	"os"
+	"time"
+
+	"github.com/sluice-ws/sluice/ws"
+)
+
+// readLoop is the reading goroutine: it owns the Reader and the Inbound
+// channel, which it closes on exit.
+func (c *Conn) readLoop() {
+	defer c.exit()
+	defer c.closeInbound()
+	r := NewReaderSize(&c.nc, c.side, withDefault(c.cfg.ReadBufferSize, DefaultReadBufferSize))
+	r.preload(c.hs.Buffered)
+	r.MaxMessageSize = c.cfg.MaxMessageSize
+	r.MaxFrameSize = c.cfg.MaxFrameSize
+	r.SkipUTF8 = c.cfg.SkipUTF8
+	r.Extension = c.recv
+	r.OnControl = c.onControl
+	for {
+		var m Message
+		var err error
+		if c.cfg.FrameMode {
+			m, err = readFrameMessage(r)
+		} else {
+			m.OpCode, m.Payload, err = r.ReadMessage(nil)
+		}
+		if err != nil {
+			c.readEnd(err)
+			return
+		}
+		c.msgsIn.Add(1)
+		select {
+		case c.in <- m:
+			continue
+		default:
+		}
+		// The application is behind: stop reading (TCP flow control
+		// slows the peer) and keep keepalive from counting the wait.
+		c.delivering.Store(true)
+		select {
+		case c.in <- m:
+		case <-c.closing:
+			// We are closing and the application has stopped reading:
+			// keep reading so the peer's close frame gets through, and
+			// let late messages go (RFC 6455 §1.4).
+			c.dropped.Add(1)
+		case <-c.stop:
+		}
+		c.delivering.Store(false)
+		c.nc.touch()
+		if c.stopped.Load() {
+			return
+		}
+	}
+}
+
+// readFrameMessage reads one data frame as a Message, for FrameMode.
+func readFrameMessage(r *Reader) (Message, error) {
+	h, err := r.NextFrame()
+	if err != nil {
+		return Message{}, err
+	}
+	p := make([]byte, 0, h.Length)
+	for {
+		n, err := r.Read(p[len(p):cap(p)])
+		p = p[:len(p)+n]
+		if err == io.EOF {
+			return Message{OpCode: h.OpCode, Payload: p, Fragment: !h.Fin}, nil
+		}
+		if err != nil {
+			return Message{}, err
+		}
+		if len(p) == cap(p) {
+			p = append(p, 0)[:len(p)]
+		}
+	}
+}
+
+// onControl handles control frames on the reading goroutine. Replies go
+// through the writer, so they never land inside a data frame.
+func (c *Conn) onControl(h ws.Header, p []byte) error {
+	switch h.OpCode {
+	case ws.OpPing:
+		if c.cfg.OnPing != nil && !c.cfg.OnPing(p) {
+			return nil
+		}
+		if c.closeSent.Load() {
+			return nil
+		}
+		req := control{op: ws.OpPong, n: uint8(len(p))}
+		copy(req.payload[:], p)
+		select {
+		case c.ctl <- req:
+		case <-c.stop:
+		}
+	case ws.OpPong:
+		if c.cfg.OnPong != nil {
+			c.cfg.OnPong(p)
+		}
+		c.pong(p)
+	}
+	return nil
+}
+
+// readEnd decides what the reason the Reader stopped means for the
+// connection.
+func (c *Conn) readEnd(err error) {
+	var ce ws.CloseError
+	var pe *ws.ProtocolError
+	switch {
+	case errors.As(err, &ce):
+		// The peer's close frame: a clean close, whoever began it. The
+		// atomic store publishes peerCode and peerReason to the writer.
+		c.setErr(ce)
+		c.peerCode, c.peerReason = ce.Code, ce.Reason
+		c.closeRecv.Store(true)
+		c.beginClosing()
+		c.closeInbound()
+		if c.closeSent.Load() {
+			// The answer to our close. A server closes TCP first
+			// (RFC 6455 §7.1.1); a client gives it CloseTimeout.
+			if c.side == ws.ServerSide {
+				c.shutdown(nil)
+				return
+			}
+			c.drain(withDefault(c.cfg.CloseTimeout, DefaultCloseTimeout))
+			return
+		}
+		// The peer closed first: the writer answers once the
+		// application's replies are out (see Inbound) and bounds the rest.
+		close(c.peerClosed)
+		c.drain(0)
+	case errors.As(err, &pe):
+		// The peer broke the protocol: fail the connection with the
+		// code the violation calls for (RFC 6455 §7.1.7). Once the close
+		// frame is out, end our half of TCP and read what the peer
+		// still sends until it closes too: closing a socket with unread
+		// input would reset it and could destroy our close frame before
+		// the peer reads it.
+		c.setErr(err)
+		c.failWith(pe.Code, pe.Reason)
+		select {
+		case <-c.closeSentCh:
+			c.closeWrite()
+			c.drain(withDefault(c.cfg.CloseTimeout, DefaultCloseTimeout))
+		case <-c.stop:
+		}
+	default:
+		if c.stopped.Load() {
+			return // we closed the socket; the reason is recorded
+		}
+		if c.closeSent.Load() && errors.Is(err, os.ErrDeadlineExceeded) {
+			err = ErrCloseTimeout
+		}
+		c.shutdown(errors.Join(ErrAbnormalClosure, err))
+	}
+}
+
+// drain reads and discards until the peer closes TCP, or timeout passes
+// when it is positive, then closes the socket. Frames after a close frame
+// carry nothing (RFC 6455 §5.5.1). If our answer to the peer's close is not
+// out yet, the writer closes the socket once it is, within its own bounds.
+func (c *Conn) drain(timeout time.Duration) {
+	if timeout > 0 {
+		_ = c.nc.SetReadDeadline(time.Now().Add(timeout))
+	}
+	var scratch [512]byte
+	for {
+		if _, err := c.nc.Read(scratch[:]); err != nil {
+			break
+		}
+	}
+	// Flag first, then look: the writer sets closeSent first, then looks
+	// at peerGone, so one of the two always sees the other.
+	c.peerGone.Store(true)
+	if c.closeSent.Load() || timeout > 0 {
+		c.shutdown(nil)
+		return
+	}
+	<-c.stop
+}
+
+// closeWrite ends our half of the TCP connection when the connection can
+// (TCP, TLS, Unix sockets), so the peer reads everything we sent, then EOF.
+func (c *Conn) closeWrite() {
+	if cw, ok := c.nc.Conn.(interface{ CloseWrite() error }); ok {
+		_ = cw.CloseWrite()
+	}
+}
+
+// beginClosing bounds every pending and future write by CloseTimeout, so
+// that a peer that stopped reading cannot hold the closing handshake.
+func (c *Conn) beginClosing() {
+	c.state.CompareAndSwap(int32(StateOpen), int32(StateClosing))
+	c.closeMu.Do(func() { close(c.closing) })
+	_ = c.nc.SetWriteDeadline(time.Now().Add(withDefault(c.cfg.CloseTimeout, DefaultCloseTimeout)))
+}
+
+// closeInbound closes Inbound once.
+func (c *Conn) closeInbound() {
+	c.inOnce.Do(func() {
+		c.inDone.Store(true)
+		close(c.in)
+	})
+}
+
+// Receive returns the next message from Inbound, waiting until one arrives
+// or ctx is done. Once Inbound is closed it returns Err: a ws.CloseError
+// after a clean close. A sequential request/response loop written with
+// Receive gets its replies out before the Conn answers the peer's close,
+// because the end of Inbound shows that every message was handled.
+func (c *Conn) Receive(ctx context.Context) (Message, error) {
+	select {
+	case m, ok := <-c.in:
+		if ok {
+			return m, nil
+		}
+		c.appDoneOnce.Do(func() { close(c.appDone) })
+		return Message{}, c.Err()
+	case <-ctx.Done():
+		return Message{}, ctx.Err()
+	}
+}
