@@ -1,0 +1,83 @@
+package wsflate_test
+
+import (
+	"bytes"
+	"testing"
+	"time"
+
+	"github.com/gobwas/httphead"
+	"github.com/sluice-ws/sluice/ws"
+	"github.com/sluice-ws/sluice/wsflate"
+	"github.com/sluice-ws/sluice/wsutil"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// wsflate meets wsutil through interfaces that wsutil declares; neither
+// imports the other.
+var (
+	_ wsutil.RecvExtension = wsflate.Receiver(nil)
+	_ wsutil.SendExtension = wsflate.Sender(nil)
+	_ wsutil.Extension     = (*wsflate.Extension)(nil)
+)
+
+// TestWithWsutil sends messages through wsutil's Writer and reads them
+// with its Reader, both ways, in small frames, with context takeover.
+func TestWithWsutil(t *testing.T) {
+	t.Parallel()
+	client := &wsflate.Extension{ClientMaxWindowBits: wsflate.WindowBitsNoValue}
+	server := &wsflate.Extension{ClientMaxWindowBits: 11, ServerMaxWindowBits: 12}
+	c := handshake(t, client, server)
+	msgs := [][]byte{text(5000, 1), text(5000, 1), []byte("tiny"), {}, text(100000, 2)}
+	for _, dir := range []struct {
+		name string
+		side ws.Side
+		send wsflate.Sender
+		recv wsflate.Receiver
+	}{
+		{"server-to-client", ws.ServerSide, c.serverSend, c.clientRecv},
+		{"client-to-server", ws.ClientSide, c.clientSend, c.serverRecv},
+	} {
+		t.Run(dir.name, func(t *testing.T) {
+			var wire bytes.Buffer
+			w := wsutil.NewWriterSize(&wire, dir.side, ws.OpText, 512)
+			w.Extension = dir.send
+			for _, m := range msgs {
+				_, err := w.Write(m)
+				require.NoError(t, err)
+				require.NoError(t, w.Flush())
+			}
+			r := wsutil.NewReader(&wire, dir.side.Peer())
+			r.Extension = dir.recv
+			for i, m := range msgs {
+				op, got, err := r.ReadMessage(nil)
+				require.NoError(t, err, "message %d", i)
+				assert.Equal(t, ws.OpText, op)
+				assert.True(t, bytes.Equal(m, got), "message %d", i)
+			}
+		})
+	}
+}
+
+// TestBombWithWsutil reads a 1 GiB deflate bomb through wsutil's Reader
+// with a 1 MiB message limit: it stops after about 1 MiB of work.
+func TestBombWithWsutil(t *testing.T) {
+	t.Parallel()
+	payload := bomb()
+	var wire bytes.Buffer
+	require.NoError(t, ws.WriteFrame(&wire, ws.Frame{
+		Header:  ws.Header{Fin: true, Rsv: ws.Rsv1, OpCode: ws.OpBinary, Length: int64(len(payload))},
+		Payload: payload,
+	}))
+	recv, _, err := (&wsflate.Extension{}).Bind(ws.ClientSide, []httphead.Option{wsflate.Params{}.Option()})
+	require.NoError(t, err)
+	src := &countingReader{r: &wire}
+	r := wsutil.NewReader(src, ws.ClientSide)
+	r.Extension = recv
+	r.MaxMessageSize = 1 << 20
+	start := time.Now()
+	_, _, err = r.ReadMessage(nil)
+	require.ErrorIs(t, err, wsutil.ErrMessageTooBig)
+	assert.Less(t, time.Since(start), time.Second)
+	assert.Less(t, src.n, 64<<10, "consumed %d of %d payload bytes", src.n, len(payload))
+}

@@ -1,0 +1,5 @@
+//go:build !race
+
+package wsflate_test
+
+const raceEnabled = false
