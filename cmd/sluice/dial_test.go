@@ -1,0 +1,372 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/sluice-ws/sluice/ws"
+	"github.com/sluice-ws/sluice/wsutil"
+)
+
+// wsServer serves WebSocket connections to handle, which runs for as long
+// as it likes; the connection is dropped after it returns. It returns the
+// ws:// URL of the server.
+func wsServer(t *testing.T, handle func(c *wsutil.Conn, r *http.Request)) string {
+	t.Helper()
+	var (
+		mu    sync.Mutex
+		conns []*wsutil.Conn
+		wg    sync.WaitGroup
+	)
+	u := &ws.HTTPUpgrader{Protocol: func(string) bool { return true }, CheckOrigin: ws.AnyOrigin}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		wg.Add(1)
+		defer wg.Done()
+		nc, hs, err := u.Upgrade(w, r)
+		if err != nil {
+			return
+		}
+		c, err := wsutil.NewConn(nc, ws.ServerSide, hs, wsutil.Config{})
+		if !assert.NoError(t, err) {
+			nc.Close()
+			return
+		}
+		mu.Lock()
+		conns = append(conns, c)
+		mu.Unlock()
+		// Close, not Terminate: after the peer's close it sends the
+		// answer, after the handler's replies.
+		defer c.Close(ws.StatusNormalClosure, "")
+		handle(c, r)
+	}))
+	t.Cleanup(func() {
+		srv.Close()
+		mu.Lock()
+		for _, c := range conns {
+			_ = c.Terminate()
+		}
+		mu.Unlock()
+		wg.Wait() // net/http forgets hijacked connections: wait for ours
+	})
+	return "ws" + strings.TrimPrefix(srv.URL, "http")
+}
+
+// dialRun is "sluice dial" running in-process through run, with stdin a
+// pipe and stdout and stderr captured.
+type dialRun struct {
+	stdin          *io.PipeWriter
+	stdout, stderr *syncBuffer
+	cancel         context.CancelFunc
+	errc           chan error
+}
+
+func startDial(t *testing.T, args ...string) *dialRun {
+	t.Helper()
+	pr, pw := io.Pipe()
+	ctx, cancel := context.WithCancel(context.Background())
+	d := &dialRun{stdin: pw, stdout: &syncBuffer{}, stderr: &syncBuffer{}, cancel: cancel, errc: make(chan error, 1)}
+	go func() { d.errc <- run(ctx, append([]string{"dial"}, args...), pr, d.stdout, d.stderr) }()
+	t.Cleanup(func() {
+		cancel()
+		pw.Close() // ends the stdin reader
+		_ = d.wait(t)
+	})
+	return d
+}
+
+// send types a line on dial's stdin.
+func (d *dialRun) send(t *testing.T, line string) {
+	t.Helper()
+	done := make(chan error, 1)
+	go func() {
+		_, err := io.WriteString(d.stdin, line+"\n")
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		require.NoError(t, err)
+	case <-time.After(waitBound):
+		d.stdin.CloseWithError(io.ErrClosedPipe)
+		require.FailNow(t, "dial does not read stdin")
+	}
+}
+
+// wait waits for run to return.
+func (d *dialRun) wait(t *testing.T) error {
+	t.Helper()
+	select {
+	case err := <-d.errc:
+		d.errc <- err
+		return err
+	case <-time.After(waitBound):
+		require.FailNow(t, "dial did not return", "stderr:\n%s", d.stderr.String())
+		return nil
+	}
+}
+
+func TestDialEcho(t *testing.T) {
+	t.Parallel()
+	s := startServe(t)
+	d := startDial(t, s.url("/echo"))
+	d.stderr.waitFor(t, `connected to ws://`+s.addr+`/echo\n`)
+
+	d.send(t, "hello, sluice ✓")
+	d.stdout.waitFor(t, `(?m)^hello, sluice ✓$`)
+	d.send(t, "//slash") // a leading / is doubled to send it
+	d.stdout.waitFor(t, `(?m)^/slash$`)
+	d.send(t, "/ping")
+	d.stderr.waitFor(t, `ping: rtt=\d\S*s\n`)
+	d.send(t, "/bogus")
+	d.stderr.waitFor(t, `unknown command /bogus`)
+	d.send(t, "/close 1005")
+	d.stderr.waitFor(t, `/close: "1005" is not a close code`)
+
+	require.NoError(t, d.stdin.Close()) // end of input closes with 1000
+	require.NoError(t, d.wait(t))
+	assert.Equal(t, "hello, sluice ✓\n/slash\n", d.stdout.String(), "stdout holds only messages")
+	assert.Contains(t, d.stderr.String(), `closed: code=1000 reason=""`)
+}
+
+// Many lines sent as fast as they can be read while the echoes pour in:
+// the session must keep reading while its send queue is full.
+func TestDialEchoFlood(t *testing.T) {
+	t.Parallel()
+	s := startServe(t)
+	d := startDial(t, "-timeout", "0", strings.TrimPrefix(s.url("/echo"), "ws://")) // no scheme: ws:// assumed
+	d.stderr.waitFor(t, `connected to ws://`)
+	// 8 MiB each way: more than the socket buffers and queues together
+	// hold, so both ends must keep reading while they write.
+	const n = 2048
+	line := strings.Repeat("x", 4095)
+	var lines strings.Builder
+	for i := range n {
+		fmt.Fprintf(&lines, "%04d%s\n", i, line[4:])
+	}
+	want := lines.String()
+	errc := make(chan error, 1)
+	go func() {
+		_, err := io.WriteString(d.stdin, want)
+		errc <- err
+	}()
+	d.stdout.waitLen(t, len(want))
+	require.NoError(t, <-errc)
+	assert.True(t, want == d.stdout.String(), "every line echoed once, in order")
+	d.send(t, "/quit")
+	require.NoError(t, d.wait(t))
+}
+
+// /close sends the code and reason typed; the server sees them, echoes
+// them, and dial exits cleanly.
+func TestDialClose(t *testing.T) {
+	t.Parallel()
+	seen := make(chan error, 1)
+	url := wsServer(t, func(c *wsutil.Conn, _ *http.Request) {
+		for range c.Inbound() {
+		}
+		seen <- c.Err()
+	})
+	d := startDial(t, url)
+	d.stderr.waitFor(t, `connected`)
+	d.send(t, "/close 4000 bye now")
+	require.NoError(t, d.wait(t))
+	select {
+	case err := <-seen:
+		assert.Equal(t, ws.CloseError{Code: 4000, Reason: "bye now"}, err)
+	case <-time.After(waitBound):
+		require.FailNow(t, "the server never saw the close")
+	}
+	assert.Contains(t, d.stderr.String(), `closed: code=4000 reason="bye now"`)
+}
+
+// An interrupt (ctx cancelled) closes with 1001 going away.
+func TestDialInterrupt(t *testing.T) {
+	t.Parallel()
+	seen := make(chan error, 1)
+	url := wsServer(t, func(c *wsutil.Conn, _ *http.Request) {
+		for range c.Inbound() {
+		}
+		seen <- c.Err()
+	})
+	d := startDial(t, url)
+	d.stderr.waitFor(t, `connected`)
+	d.cancel()
+	require.NoError(t, d.wait(t))
+	select {
+	case err := <-seen:
+		assert.Equal(t, ws.StatusGoingAway, ws.CloseStatus(err))
+	case <-time.After(waitBound):
+		require.FailNow(t, "the server never saw the close")
+	}
+}
+
+// When the server ends the connection, dial prints how and exits cleanly
+// only for a normal closure.
+func TestDialServerCloses(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name   string
+		close  func(c *wsutil.Conn)
+		stderr string
+		clean  bool
+	}{
+		{"normal", func(c *wsutil.Conn) { _ = c.Close(ws.StatusNormalClosure, "done") }, `closed: code=1000 reason="done"`, true},
+		{"no status", func(c *wsutil.Conn) { _ = c.Close(0, "") }, `closed: code=1005 reason=""`, true},
+		{"going away", func(c *wsutil.Conn) { _ = c.Close(ws.StatusGoingAway, "restart") }, `closed: code=1001 reason="restart"`, false},
+		{"error code", func(c *wsutil.Conn) { _ = c.Close(ws.StatusInternalError, "oops") }, `closed: code=1011 reason="oops"`, false},
+		{"dropped", func(c *wsutil.Conn) { _ = c.Terminate() }, `connection lost: `, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			url := wsServer(t, func(c *wsutil.Conn, _ *http.Request) {
+				m, ok := <-c.Inbound() // close once the client spoke
+				if ok && string(m.Payload) == "go" {
+					tc.close(c)
+				}
+			})
+			d := startDial(t, url)
+			d.stderr.waitFor(t, `connected`)
+			d.send(t, "go")
+			err := d.wait(t)
+			if tc.clean {
+				require.NoError(t, err)
+			} else {
+				require.ErrorIs(t, err, errUncleanClose)
+			}
+			assert.Contains(t, d.stderr.String(), tc.stderr)
+		})
+	}
+}
+
+// Text is printed as it is, binary as a hex summary.
+func TestDialOutput(t *testing.T) {
+	t.Parallel()
+	long := make([]byte, 40)
+	for i := range long {
+		long[i] = byte(i)
+	}
+	url := wsServer(t, func(c *wsutil.Conn, _ *http.Request) {
+		for _, m := range []wsutil.Message{
+			{OpCode: ws.OpText, Payload: []byte("plain text")},
+			{OpCode: ws.OpText, Payload: []byte("two\nlines")},
+			{OpCode: ws.OpBinary, Payload: []byte{1, 2, 0xfe}},
+			{OpCode: ws.OpBinary, Payload: long},
+		} {
+			c.Outbound() <- m
+		}
+		_ = c.Close(ws.StatusNormalClosure, "")
+	})
+	d := startDial(t, url)
+	require.NoError(t, d.wait(t))
+	assert.Equal(t, "plain text\ntwo\nlines\n<binary 3 bytes: 0102fe>\n"+
+		"<binary 40 bytes: 000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f…>\n", d.stdout.String())
+}
+
+// -H, -origin and -subprotocol shape the request.
+func TestDialRequest(t *testing.T) {
+	t.Parallel()
+	got := make(chan http.Header, 1)
+	url := wsServer(t, func(c *wsutil.Conn, r *http.Request) {
+		got <- r.Header.Clone()
+		for range c.Inbound() {
+		}
+	})
+	d := startDial(t, "-H", "X-Token: abc", "-H", "X-Token: def", "-origin", "https://app.example.com",
+		"-subprotocol", "v2.sluice", "-subprotocol", "v1.sluice", url)
+	d.stderr.waitFor(t, `connected to ws://\S+ \(subprotocol "v2.sluice"\)`)
+	var h http.Header
+	select {
+	case h = <-got:
+	case <-time.After(waitBound):
+		require.FailNow(t, "no request")
+	}
+	assert.Equal(t, []string{"abc", "def"}, h.Values("X-Token"))
+	assert.Equal(t, "https://app.example.com", h.Get("Origin"))
+	assert.Equal(t, "v2.sluice, v1.sluice", strings.Join(h.Values("Sec-Websocket-Protocol"), ", "))
+	require.NoError(t, d.stdin.Close())
+	require.NoError(t, d.wait(t))
+}
+
+func TestDialErrors(t *testing.T) {
+	t.Parallel()
+	s := startServe(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	refused := "ws://" + ln.Addr().String() + "/"
+	require.NoError(t, ln.Close())
+
+	tests := []struct {
+		name string
+		args []string
+		want error
+	}{
+		{"no URL", nil, errUsage},
+		{"two URLs", []string{"ws://a", "ws://b"}, errUsage},
+		{"bad header flag", []string{"-H", "no colon", "ws://a"}, errUsage},
+		{"negative timeout", []string{"-timeout", "-1s", "ws://a"}, errUsage},
+		{"bad scheme", []string{"ftp://example.com/"}, ws.ErrBadScheme},
+		{"bad URL", []string{"ws://[::1/x"}, ws.ErrBadURL},
+		{"refused", []string{refused}, syscall.ECONNREFUSED},
+		{"handshake header", []string{"-H", "Sec-WebSocket-Key: x", s.url("/echo")}, ws.ErrBadHeader},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			err := run(testCtx(t), append([]string{"dial"}, tc.args...), strings.NewReader(""), io.Discard, io.Discard)
+			require.ErrorIs(t, err, tc.want)
+		})
+	}
+
+	t.Run("forbidden origin", func(t *testing.T) {
+		t.Parallel()
+		err := run(testCtx(t), []string{"dial", "-origin", "https://evil.test", s.url("/chat")},
+			strings.NewReader(""), io.Discard, io.Discard)
+		var he *ws.HandshakeError
+		require.ErrorAs(t, err, &he)
+		assert.Equal(t, http.StatusForbidden, he.StatusCode)
+	})
+}
+
+func TestParseClose(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name   string
+		args   string
+		code   ws.StatusCode
+		reason string
+		ok     bool
+	}{
+		{"default", "", ws.StatusNormalClosure, "", true},
+		{"code", "1001", ws.StatusGoingAway, "", true},
+		{"code and reason", " 4000  see you later ", 4000, "see you later", true},
+		{"not a number", "soon", 0, "", false},
+		{"not sendable", "1006", 0, "", false},
+		{"out of range", "70000", 0, "", false},
+		{"reason too long", "1000 " + strings.Repeat("x", 124), 0, "", false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			code, reason, err := parseClose(tc.args)
+			if !tc.ok {
+				assert.Error(t, err)
+				return
+			}
+			require.NoError(t, err)
+			assert.Equal(t, tc.code, code)
+			assert.Equal(t, tc.reason, reason)
+		})
+	}
+}

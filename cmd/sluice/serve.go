@@ -1,0 +1,303 @@
+package main
+
+import (
+	"context"
+	_ "embed"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"path"
+	"strings"
+	"time"
+
+	"github.com/sluice-ws/sluice/ws"
+	"github.com/sluice-ws/sluice/wsutil"
+)
+
+// indexHTML is the chat page served at /.
+//
+//go:embed static/index.html
+var indexHTML []byte
+
+// serveConfig is what the flags of serve set.
+type serveConfig struct {
+	addr              string
+	maxMessage        byteSize
+	maxFrame          byteSize
+	chatMaxMessage    byteSize
+	chatQueue         int
+	origins           stringList
+	pingInterval      time.Duration
+	writeTimeout      time.Duration
+	readHeaderTimeout time.Duration
+	handshakeTimeout  time.Duration
+	idleTimeout       time.Duration
+	shutdownTimeout   time.Duration
+	logLevel          slog.Level
+}
+
+// Defaults of serve. docs/serve.md explains each choice.
+const (
+	defaultAddr              = "127.0.0.1:8080"
+	defaultMaxMessage        = 64 << 20 // Autobahn sends 16 MiB messages
+	defaultChatMaxMessage    = 64 << 10 // a broadcast multiplies memory by the room size
+	defaultChatQueue         = 64
+	defaultPingInterval      = 30 * time.Second
+	defaultWriteTimeout      = 30 * time.Second
+	defaultReadHeaderTimeout = 5 * time.Second
+	defaultHandshakeTimeout  = ws.DefaultHandshakeTimeout
+	defaultIdleTimeout       = 60 * time.Second
+	defaultShutdownTimeout   = 10 * time.Second
+	maxHeaderBytes           = 64 << 10
+	shutdownReason           = "server shutting down"
+)
+
+// parseServeFlags parses the command line of serve.
+func parseServeFlags(args []string, stderr io.Writer) (serveConfig, error) {
+	cfg := serveConfig{
+		maxMessage:     defaultMaxMessage,
+		chatMaxMessage: defaultChatMaxMessage,
+	}
+	fs := newFlagSet("serve", "[flags]",
+		"Serve a WebSocket echo endpoint (/echo), a chat room (/chat) and a chat\n"+
+			"page (/). SIGINT or SIGTERM closes every WebSocket with 1001 (going away)\n"+
+			"and waits for the closing handshakes before exiting.", stderr)
+	fs.StringVar(&cfg.addr, "addr", defaultAddr, "`address` to listen on (host:port; port 0 picks a free one)")
+	fs.Var(&cfg.maxMessage, "max-message", "largest message `size` /echo accepts (K, M, G suffixes); larger ones are refused with 1009")
+	fs.Var(&cfg.maxFrame, "max-frame", "largest frame `size` /echo and /chat accept; 0 leaves frames bounded by the message limit only")
+	fs.Var(&cfg.chatMaxMessage, "chat-max-message", "largest message `size` /chat accepts")
+	fs.IntVar(&cfg.chatQueue, "chat-queue", defaultChatQueue, "messages queued per chat client; a client that falls further behind is closed with 1008")
+	fs.Var(&cfg.origins, "origin", "allow browser pages from this origin `pattern` on /chat, besides the same host\n(repeatable; path.Match syntax: '*.example.com', 'https://app.example.com')")
+	fs.DurationVar(&cfg.pingInterval, "ping-interval", defaultPingInterval, "ping a quiet connection this often and drop it when nothing arrives\nwithin the same `duration` after; 0 disables keepalive")
+	fs.DurationVar(&cfg.writeTimeout, "write-timeout", defaultWriteTimeout, "drop a WebSocket peer that accepts no data for this `duration`; 0 disables")
+	fs.DurationVar(&cfg.readHeaderTimeout, "read-header-timeout", defaultReadHeaderTimeout, "time allowed to read a request's headers (cuts off slowloris clients)")
+	fs.DurationVar(&cfg.handshakeTimeout, "handshake-timeout", defaultHandshakeTimeout, "time allowed to write the 101 Switching Protocols response")
+	fs.DurationVar(&cfg.idleTimeout, "idle-timeout", defaultIdleTimeout, "how long an idle HTTP keep-alive connection stays open")
+	fs.DurationVar(&cfg.shutdownTimeout, "shutdown-timeout", defaultShutdownTimeout, "bound on the graceful shutdown; connections still open then are dropped")
+	fs.TextVar(&cfg.logLevel, "log-level", slog.LevelInfo, "log `level`: debug, info, warn or error")
+	if err := parseFlags(fs, args); err != nil {
+		return cfg, err
+	}
+	switch {
+	case fs.NArg() > 0:
+		return cfg, usageError(fs, "serve takes no arguments, got %q", fs.Args())
+	case cfg.maxMessage <= 0 || cfg.chatMaxMessage <= 0:
+		return cfg, usageError(fs, "-max-message and -chat-max-message must be positive")
+	case cfg.chatQueue <= 0:
+		return cfg, usageError(fs, "-chat-queue must be positive")
+	case cfg.pingInterval < 0 || cfg.writeTimeout < 0:
+		return cfg, usageError(fs, "-ping-interval and -write-timeout must not be negative")
+	case cfg.readHeaderTimeout <= 0 || cfg.handshakeTimeout <= 0 || cfg.idleTimeout <= 0 || cfg.shutdownTimeout <= 0:
+		return cfg, usageError(fs, "the -*-timeout flags must be positive")
+	}
+	for _, p := range cfg.origins {
+		// ws.AllowOrigins panics on a bad pattern: catch it here as a
+		// usage error instead.
+		if _, err := path.Match(strings.ToLower(p), ""); err != nil {
+			return cfg, usageError(fs, "invalid -origin pattern %q: %v", p, err)
+		}
+	}
+	return cfg, nil
+}
+
+// runServe is the serve subcommand.
+func runServe(ctx context.Context, args []string, _ io.Reader, _, stderr io.Writer) error {
+	cfg, err := parseServeFlags(args, stderr)
+	if err != nil {
+		return err
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: cfg.logLevel}))
+	ln, err := new(net.ListenConfig).Listen(ctx, "tcp", cfg.addr)
+	if err != nil {
+		return fmt.Errorf("serve: %w", err)
+	}
+	return newServer(cfg, log).serve(ctx, ln)
+}
+
+// server is the serve subcommand's HTTP and WebSocket server.
+type server struct {
+	cfg   serveConfig
+	log   *slog.Logger
+	http  *http.Server
+	conns tracker
+	room  *hub
+
+	echoUpgrader, chatUpgrader ws.HTTPUpgrader
+	echoConfig, chatConfig     wsutil.Config
+}
+
+func newServer(cfg serveConfig, log *slog.Logger) *server {
+	s := &server{cfg: cfg, log: log, room: newHub(log)}
+
+	// /echo is a test endpoint for outside clients (browsers, Autobahn,
+	// Node's ws): any origin, since it holds nothing a cross-site page
+	// could abuse, and the first subprotocol offered, since browsers and
+	// Node fail a handshake that ignores their offer.
+	s.echoUpgrader = ws.HTTPUpgrader{
+		Timeout:     cfg.handshakeTimeout,
+		Protocol:    func(string) bool { return true },
+		CheckOrigin: ws.AnyOrigin,
+	}
+	s.echoConfig = wsutil.Config{
+		MaxMessageSize: int64(cfg.maxMessage),
+		MaxFrameSize:   int64(cfg.maxFrame),
+		PingInterval:   cfg.pingInterval,
+		WriteTimeout:   cfg.writeTimeout,
+	}
+
+	// /chat is what a real application looks like: pages from this host
+	// only, plus the origins the operator lists (RFC 6455 §10.2).
+	s.chatUpgrader = ws.HTTPUpgrader{Timeout: cfg.handshakeTimeout, CheckOrigin: ws.SameOrigin}
+	if len(cfg.origins) > 0 {
+		s.chatUpgrader.CheckOrigin = ws.AllowOrigins(cfg.origins...)
+	}
+	s.chatConfig = chatConnConfig(cfg)
+
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /{$}", s.handleIndex)
+	mux.HandleFunc("/echo", s.handleEcho)
+	mux.HandleFunc("/chat", s.handleChat)
+	s.http = &http.Server{
+		Handler:           mux,
+		ReadHeaderTimeout: cfg.readHeaderTimeout,
+		IdleTimeout:       cfg.idleTimeout,
+		MaxHeaderBytes:    maxHeaderBytes,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	return s
+}
+
+// serve serves on ln until ctx is cancelled, then shuts down gracefully:
+// it stops accepting, closes every WebSocket connection with 1001 (going
+// away), waits for the closing handshakes and the handlers, and returns
+// nil. Connections still open when cfg.shutdownTimeout has passed are
+// dropped. It returns an error only when serving fails.
+func (s *server) serve(ctx context.Context, ln net.Listener) error {
+	errc := make(chan error, 1)
+	go func() { errc <- s.http.Serve(ln) }()
+	// Tests parse the address from this line: keep its shape.
+	s.log.Info("listening", "addr", ln.Addr().String())
+
+	var serveErr error
+	select {
+	case serveErr = <-errc:
+		s.log.Error("serve failed", "err", serveErr)
+	case <-ctx.Done():
+		s.log.Info("shutting down", "timeout", s.cfg.shutdownTimeout, "connections", s.conns.len())
+	}
+
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.shutdownTimeout)
+	defer cancel()
+	// Stop accepting and let plain HTTP requests finish. Hijacked
+	// (WebSocket) connections are ours to close: net/http forgets them.
+	if err := s.http.Shutdown(sctx); err != nil {
+		s.log.Warn("http shutdown", "err", err)
+		_ = s.http.Close()
+	}
+	if serveErr == nil {
+		if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
+			serveErr = err
+		}
+	}
+	closed, dropped := s.conns.shutdown(sctx, ws.StatusGoingAway, shutdownReason)
+	s.log.Info("stopped", "closed", closed, "dropped", dropped)
+	if serveErr != nil {
+		return fmt.Errorf("serve: %w", serveErr)
+	}
+	return nil
+}
+
+// upgrade runs the opening handshake with u and starts a Conn with cfg,
+// registered with the tracker. It returns nil when the handshake failed
+// (the client has its answer) or the server is shutting down. The caller
+// must defer s.release(r, c) on a non-nil result.
+func (s *server) upgrade(w http.ResponseWriter, r *http.Request, u *ws.HTTPUpgrader, cfg wsutil.Config) *wsutil.Conn {
+	if !s.conns.enter() {
+		http.Error(w, shutdownReason, http.StatusServiceUnavailable)
+		return nil
+	}
+	nc, hs, err := u.Upgrade(w, r)
+	if err != nil {
+		s.conns.leave()
+		level := slog.LevelDebug
+		if errors.Is(err, ws.ErrHandshakeOrigin) {
+			level = slog.LevelInfo // worth seeing: a page of another site tried
+		}
+		s.log.Log(r.Context(), level, "handshake rejected", "path", r.URL.Path, "remote", r.RemoteAddr, "origin", r.Header.Get("Origin"), "err", err)
+		return nil
+	}
+	c, err := wsutil.NewConn(nc, ws.ServerSide, hs, cfg)
+	if err != nil {
+		// Only an extension can fail here, and we configure none.
+		_ = nc.Close()
+		s.conns.leave()
+		s.log.Error("new conn", "err", err)
+		return nil
+	}
+	if !s.conns.add(c) {
+		// Shutdown began during the handshake.
+		_ = c.Close(ws.StatusGoingAway, shutdownReason)
+		s.conns.remove(c)
+		s.conns.leave()
+		return nil
+	}
+	s.log.Debug("connected", "path", r.URL.Path, "remote", r.RemoteAddr, "protocol", hs.Protocol)
+	return c
+}
+
+// release unregisters c once its handler is done with it and logs how it
+// ended.
+func (s *server) release(r *http.Request, c *wsutil.Conn) {
+	<-c.Done() // handlers return once Inbound is closed; this is quick
+	s.conns.remove(c)
+	s.conns.leave()
+	st := c.Stats()
+	err := c.Err()
+	s.log.Debug("disconnected", "path", r.URL.Path, "remote", r.RemoteAddr,
+		"code", int(ws.CloseStatus(err)), "err", err,
+		"messages_in", st.MessagesIn, "messages_out", st.MessagesOut,
+		"bytes_in", st.BytesIn, "bytes_out", st.BytesOut, "dropped", st.Dropped)
+}
+
+// handleIndex serves the chat page.
+func (s *server) handleIndex(w http.ResponseWriter, r *http.Request) {
+	h := w.Header()
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Cache-Control", "no-cache")
+	_, _ = w.Write(indexHTML)
+}
+
+// handleEcho echoes every message back as it came, text as text and
+// binary as binary; the Conn echoes the peer's close code and reason
+// itself (RFC 6455 §5.5.1).
+func (s *server) handleEcho(w http.ResponseWriter, r *http.Request) {
+	c := s.upgrade(w, r, &s.echoUpgrader, s.echoConfig)
+	if c == nil {
+		return
+	}
+	defer s.release(r, c)
+	echo(c)
+}
+
+// echo sends every message from c's Inbound back on its Outbound until
+// the connection ends. The payload is handed over without a copy, and the
+// Conn's writer batches whatever is queued into as few writes as it can.
+// A client that does not read its echoes fills the send queue, which
+// stops this loop, which stops the reader: TCP flow control then slows
+// the client down.
+func echo(c *wsutil.Conn) {
+	out := c.Outbound()
+	for m := range c.Inbound() {
+		select {
+		case out <- m:
+		case <-c.Done():
+			return
+		}
+	}
+	// Every reply is queued: let the Conn answer the peer's close now.
+	close(out)
+}
