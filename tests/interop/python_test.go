@@ -1,0 +1,50 @@
+package interop
+
+import (
+	"context"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+// pythonCandidates are the interpreters tried, in order: Debian's, which
+// sees python3-websockets, then whatever python3 is first on PATH (often
+// pyenv's, which does not).
+var pythonCandidates = []string{"/usr/bin/python3", "python3"}
+
+// pythonPeer starts python/peer.py, one process for every case of the
+// test.
+func pythonPeer(t *testing.T) *peer {
+	t.Helper()
+	python := ""
+	for _, c := range pythonCandidates {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		err := exec.CommandContext(ctx, c, "-c", "import websockets.legacy.client, websockets.legacy.server").Run()
+		cancel()
+		if err == nil {
+			python = c
+			break
+		}
+	}
+	if python == "" {
+		missingPeer(t, "no python3 (tried %v) can import websockets (Debian package python3-websockets)", pythonCandidates)
+	}
+	tr, ready := startStdioPeer(t, "python", python, filepath.Join("python", "peer.py"))
+	t.Logf("python peer (%s): %v", python, ready.Versions)
+	return &peer{name: "websockets", lib: "websockets", tr: tr, caps: peerAll}
+}
+
+// TestPythonAsClient runs the client of Python's websockets against our
+// server.
+func TestPythonAsClient(t *testing.T) {
+	t.Parallel()
+	asClients(t, newOurServer(t), pythonPeer(t))
+}
+
+// TestPythonAsServer runs our client against the server of Python's
+// websockets.
+func TestPythonAsServer(t *testing.T) {
+	t.Parallel()
+	asServers(t, pythonPeer(t))
+}
