@@ -81,3 +81,51 @@ func TestBombWithWsutil(t *testing.T) {
 	assert.Less(t, time.Since(start), time.Second)
 	assert.Less(t, src.n, 64<<10, "consumed %d of %d payload bytes", src.n, len(payload))
 }
+
+// TestSharedEncoding: a server that compresses without context takeover
+// offers wsutil one encoding per level and window, so a broadcast
+// (wsutil.Prepare) compresses once; with takeover it must not.
+func TestSharedEncoding(t *testing.T) {
+	t.Parallel()
+	msg := text(3000, 7)
+	client := &wsflate.Extension{}
+	noTakeover := handshake(t, client, &wsflate.Extension{ServerNoContextTakeover: true})
+	takeover := handshake(t, client, &wsflate.Extension{})
+
+	se, ok := noTakeover.serverSend.(wsutil.SharedEncoder)
+	require.True(t, ok, "the sender does not implement wsutil.SharedEncoder")
+	key, ok := se.SharedKey()
+	require.True(t, ok)
+	payload, rsv, err := se.AppendShared(nil, msg)
+	require.NoError(t, err)
+	assert.Equal(t, ws.Rsv1, rsv)
+	assert.Less(t, len(payload), len(msg)/2)
+	// The client of that connection inflates it like any message.
+	r := wsutil.NewReader(bytes.NewReader(ws.AppendFrame(nil, ws.Frame{
+		Header:  ws.Header{Fin: true, Rsv: ws.Rsv1, OpCode: ws.OpText, Length: int64(len(payload))},
+		Payload: payload,
+	})), ws.ClientSide)
+	r.Extension = noTakeover.clientRecv
+	_, got, err := r.ReadMessage(nil)
+	require.NoError(t, err)
+	assert.Equal(t, msg, got)
+
+	// Same settings, same key; other windows, other keys.
+	other := handshake(t, client, &wsflate.Extension{ServerNoContextTakeover: true})
+	k2, ok := other.serverSend.(wsutil.SharedEncoder).SharedKey()
+	require.True(t, ok)
+	assert.Equal(t, key, k2)
+	small := handshake(t, client, &wsflate.Extension{ServerNoContextTakeover: true, ServerMaxWindowBits: 10})
+	k3, ok := small.serverSend.(wsutil.SharedEncoder).SharedKey()
+	require.True(t, ok)
+	assert.NotEqual(t, key, k3)
+
+	_, ok = takeover.serverSend.(wsutil.SharedEncoder).SharedKey()
+	assert.False(t, ok, "a sender with context takeover cannot share")
+
+	// Under the threshold nothing is compressed.
+	out, rsv, err := se.AppendShared(nil, []byte("tiny"))
+	require.NoError(t, err)
+	assert.Zero(t, rsv)
+	assert.Empty(t, out)
+}

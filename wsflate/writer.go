@@ -276,3 +276,26 @@ func AppendFrame(dst []byte, op ws.OpCode, msg []byte, level, bits int) ([]byte,
 	copy(dst[start+hs:], payload)
 	return dst[:start+hs+len(payload)], nil
 }
+
+// SharedKey reports whether the sender compresses without context
+// takeover, and if so a key for its level and window: two senders with the
+// same key compress every message into the same bytes. It lets a broadcast
+// compress a message once for many connections (wsutil.Prepare).
+func (s *sender) SharedKey() (uint64, bool) {
+	if s.takeover {
+		return 0, false
+	}
+	return uint64(s.level-HuffmanOnly)<<8 | uint64(s.bits), true
+}
+
+// AppendShared appends msg compressed without context, as a message to be
+// sent with RSV1 by any sender with the same SharedKey, and returns
+// ws.Rsv1; a message under the threshold is left alone (rsv 0, nothing
+// appended).
+func (s *sender) AppendShared(dst, msg []byte) ([]byte, byte, error) {
+	if len(msg) < s.threshold {
+		return dst, 0, nil
+	}
+	out, err := AppendCompress(dst, msg, s.level, s.bits)
+	return out, ws.Rsv1, err
+}

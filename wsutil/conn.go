@@ -36,6 +36,8 @@ type Message struct {
 	// NoCompress sends this message uncompressed even when compression
 	// was negotiated (the seeds' send(data, {compress: false})).
 	NoCompress bool
+
+	prep *prepared // set by Prepare
 }
 
 // Overflow is what Send does when the send queue is full.

@@ -187,3 +187,34 @@ func ExampleCloseCode() {
 	// 1007
 	// 1009
 }
+
+// A broadcast frames a message once for all the connections a server
+// sends it on, however many there are.
+func ExamplePrepare() {
+	m := wsutil.Prepare(ws.OpText, []byte("news for everyone"))
+	var peers []net.Conn
+	var conns []*wsutil.Conn
+	for range 3 {
+		a, b := net.Pipe()
+		c, err := wsutil.NewConn(a, ws.ServerSide, ws.Handshake{}, wsutil.Config{})
+		if err != nil {
+			panic(err)
+		}
+		conns, peers = append(conns, c), append(peers, b)
+	}
+	for _, c := range conns {
+		_ = c.Send(context.Background(), m)
+	}
+	for _, p := range peers {
+		f, _ := ws.ReadFrame(p, 0)
+		fmt.Println(f.Header.OpCode, string(f.Payload))
+		p.Close()
+	}
+	for _, c := range conns {
+		<-c.Done()
+	}
+	// Output:
+	// text news for everyone
+	// text news for everyone
+	// text news for everyone
+}

@@ -249,6 +249,20 @@ func (w *writerState) message(m Message) bool {
 	if m.NoCompress {
 		ext = nil
 	}
+	if m.prep != nil && c.side == ws.ServerSide {
+		frame, ok, err := m.prep.frame(m, ext)
+		if err != nil {
+			return w.fail(err)
+		}
+		if ok {
+			w.deadline()
+			if _, err := w.bw.Write(frame); err != nil {
+				return w.fail(err)
+			}
+			c.msgsOut.Add(1)
+			return true
+		}
+	}
 	if ext == nil && (c.cfg.FragmentSize <= 0 || len(m.Payload) <= c.cfg.FragmentSize) {
 		if !w.frame(m.OpCode, m.Payload) {
 			return false
