@@ -15,7 +15,7 @@ test: deps
 
 # deps installs the third-party peers the interop tests talk to.
 deps:
-	./scripts/deps.sh
+	@./scripts/deps.sh
 
 race:
 	$(GO) test -race -shuffle=on ./...
@@ -23,7 +23,8 @@ race:
 purego:
 	$(GO) test -tags purego ./...
 
-# fuzz-short runs every fuzz target of every package for FUZZTIME.
+# fuzz-short runs every fuzz target of every package for FUZZTIME; with
+# FUZZTAGS=purego on the pure-Go build.
 fuzz-short:
 	./scripts/fuzz.sh $(FUZZTIME)
 

@@ -147,8 +147,14 @@ func (c *Conn) readEnd(err error) {
 		c.failWith(pe.Code, pe.Reason)
 		select {
 		case <-c.closeSentCh:
-			c.closeWrite()
-			c.drain(withDefault(c.cfg.CloseTimeout, DefaultCloseTimeout))
+			linger := withDefault(c.cfg.CloseTimeout, DefaultCloseTimeout)
+			if !c.closeWrite() {
+				// The peer cannot see our end of the stream, and a client
+				// waits for the server to close: do not wait for its EOF,
+				// only long enough to take in its answer.
+				linger = min(linger, failLinger)
+			}
+			c.drain(linger)
 		case <-c.stop:
 		}
 	default:
@@ -186,12 +192,16 @@ func (c *Conn) drain(timeout time.Duration) {
 	<-c.stop
 }
 
+// failLinger bounds the wait for the peer's answer after failing a
+// connection that cannot be half-closed.
+const failLinger = 250 * time.Millisecond
+
 // closeWrite ends our half of the TCP connection when the connection can
 // (TCP, TLS, Unix sockets), so the peer reads everything we sent, then EOF.
-func (c *Conn) closeWrite() {
-	if cw, ok := c.nc.Conn.(interface{ CloseWrite() error }); ok {
-		_ = cw.CloseWrite()
-	}
+// It reports whether it could.
+func (c *Conn) closeWrite() bool {
+	cw, ok := c.nc.Conn.(interface{ CloseWrite() error })
+	return ok && cw.CloseWrite() == nil
 }
 
 // beginClosing bounds every pending and future write by CloseTimeout, so

@@ -1,0 +1,57 @@
+// Package layering checks the import rules of STYLE §1: ws ← wsutil,
+// ws ← wsflate, wsutil and wsflate never import each other, and the
+// commands use exported API only.
+package layering
+
+import (
+	"os/exec"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+const module = "github.com/sluice-ws/sluice"
+
+// deps lists the packages pkg imports, directly or not, test files aside.
+func deps(t *testing.T, pkg string) []string {
+	t.Helper()
+	out, err := exec.Command("go", "list", "-deps", "-f", "{{if not .Standard}}{{.ImportPath}}{{end}}", pkg).Output()
+	require.NoError(t, err, "go list %s", pkg)
+	var list []string
+	for _, line := range strings.Fields(string(out)) {
+		if line != pkg {
+			list = append(list, line)
+		}
+	}
+	return list
+}
+
+func TestLayering(t *testing.T) {
+	cases := []struct {
+		pkg     string
+		allowed []string // import path prefixes outside the standard library
+	}{
+		{module + "/ws", []string{"github.com/gobwas/httphead", "golang.org/x/sys/cpu"}},
+		{module + "/wsutil", []string{module + "/ws", "github.com/gobwas/httphead", "golang.org/x/sys/cpu"}},
+		{module + "/wsflate", []string{module + "/ws", "github.com/gobwas/httphead", "golang.org/x/sys/cpu",
+			"github.com/klauspost/compress"}},
+		{module + "/internal/wstest", nil},
+		{module + "/cmd/sluice", []string{module + "/ws", module + "/wsutil", module + "/wsflate",
+			"github.com/gobwas/httphead", "golang.org/x/sys/cpu", "github.com/klauspost/compress"}},
+	}
+	for _, tc := range cases {
+		t.Run(strings.TrimPrefix(tc.pkg, module+"/"), func(t *testing.T) {
+			for _, dep := range deps(t, tc.pkg) {
+				ok := false
+				for _, prefix := range tc.allowed {
+					if dep == prefix || strings.HasPrefix(dep, prefix+"/") {
+						ok = true
+						break
+					}
+				}
+				require.True(t, ok, "%s imports %s, which its layer may not", tc.pkg, dep)
+			}
+		})
+	}
+}
