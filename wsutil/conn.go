@@ -171,11 +171,14 @@ type Conn struct {
 	done    chan struct{} // closed when both goroutines have exited
 	closing chan struct{} // closed when the closing handshake begins
 	closeMu sync.Once
-	// peerClosed is closed by the reader when the peer's close frame
-	// arrives first; peerCode and peerReason are set before.
-	peerClosed chan struct{}
-	peerCode   ws.StatusCode
-	peerReason string
+	// readDone is closed by the reader when reading ended and we still
+	// owe the peer a close frame: its close frame arrived first, or it
+	// broke the protocol. pendCode and pendReason, the code and reason
+	// to send, are set before; the writer sends them once the
+	// application's replies are out.
+	readDone   chan struct{}
+	pendCode   ws.StatusCode
+	pendReason string
 	// appDone is closed when Receive has seen the end of Inbound: the
 	// application has handled every message.
 	appDone     chan struct{}
@@ -226,7 +229,7 @@ func NewConn(conn net.Conn, side ws.Side, hs ws.Handshake, cfg Config) (*Conn, e
 		stop:        make(chan struct{}),
 		done:        make(chan struct{}),
 		closing:     make(chan struct{}),
-		peerClosed:  make(chan struct{}),
+		readDone:    make(chan struct{}),
 		appDone:     make(chan struct{}),
 		fail:        make(chan control, 1),
 		closeSentCh: make(chan struct{}),

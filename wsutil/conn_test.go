@@ -765,3 +765,41 @@ func TestConnFailDoesNotBlock(t *testing.T) {
 	waitDone(t, c)
 	require.ErrorIs(t, c.Err(), ErrQueueFull)
 }
+
+// TestConnRepliesBeforeFailure: a valid message followed at once by a
+// protocol violation gets its reply before the close frame that fails the
+// connection (Autobahn 4.1.3 and its kin).
+func TestConnRepliesBeforeFailure(t *testing.T) {
+	t.Parallel()
+	violations := map[string][]byte{
+		"reserved opcode": ws.AppendFrame(nil, ws.NewFrame(3, true, nil).Masked([4]byte{1, 2, 3, 4})),
+		"invalid UTF-8":   ws.AppendFrame(nil, ws.NewTextFrame([]byte{0xc0, 0xaf}).Masked([4]byte{1, 2, 3, 4})),
+		"unmasked":        ws.AppendFrame(nil, ws.NewTextFrame([]byte("x"))),
+	}
+	for name, bad := range violations {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			a, b := wstest.Pipe()
+			c, err := NewConn(a, ws.ServerSide, ws.Handshake{}, Config{})
+			require.NoError(t, err)
+			go func() {
+				for m := range c.Inbound() {
+					c.Outbound() <- m
+				}
+				close(c.Outbound())
+			}()
+			data := ws.AppendFrame(nil, ws.NewTextFrame([]byte("valid")).Masked([4]byte{9, 8, 7, 6}))
+			_, err = b.Write(append(data, bad...))
+			require.NoError(t, err)
+			p := newRawPeer(t, b, ws.ClientSide)
+			f := p.read()
+			require.Equal(t, ws.OpText, f.Header.OpCode, "the echo was lost")
+			assert.Equal(t, "valid", string(f.Payload))
+			assert.Equal(t, CloseCode(c.Err()), p.readClose())
+			_ = b.Close()
+			waitDone(t, c)
+			var pe *ws.ProtocolError
+			require.ErrorAs(t, c.Err(), &pe)
+		})
+	}
+}

@@ -116,9 +116,13 @@ func (c *Conn) readEnd(err error) {
 	switch {
 	case errors.As(err, &ce):
 		// The peer's close frame: a clean close, whoever began it. The
-		// atomic store publishes peerCode and peerReason to the writer.
+		// answer echoes its code and reason (RFC 6455 §5.5.1); an empty
+		// close is answered with an empty close.
 		c.setErr(ce)
-		c.peerCode, c.peerReason = ce.Code, ce.Reason
+		c.pendCode, c.pendReason = ce.Code, ce.Reason
+		if ce.Code == ws.StatusNoStatusRcvd {
+			c.pendCode = 0
+		}
 		c.closeRecv.Store(true)
 		c.beginClosing()
 		c.closeInbound()
@@ -134,17 +138,21 @@ func (c *Conn) readEnd(err error) {
 		}
 		// The peer closed first: the writer answers once the
 		// application's replies are out (see Inbound) and bounds the rest.
-		close(c.peerClosed)
+		close(c.readDone)
 		c.drain(0)
 	case errors.As(err, &pe):
 		// The peer broke the protocol: fail the connection with the
-		// code the violation calls for (RFC 6455 §7.1.7). Once the close
-		// frame is out, end our half of TCP and read what the peer
-		// still sends until it closes too: closing a socket with unread
-		// input would reset it and could destroy our close frame before
-		// the peer reads it.
+		// code the violation calls for (RFC 6455 §7.1.7), once the
+		// replies to the messages before it are out, as for a close.
+		// Then end our half of TCP and read what the peer still sends
+		// until it closes too: closing a socket with unread input would
+		// reset it and could destroy our close frame before the peer
+		// reads it.
 		c.setErr(err)
-		c.failWith(pe.Code, pe.Reason)
+		c.pendCode, c.pendReason = pe.Code, pe.Reason
+		c.beginClosing()
+		c.closeInbound()
+		close(c.readDone)
 		select {
 		case <-c.closeSentCh:
 			linger := withDefault(c.cfg.CloseTimeout, DefaultCloseTimeout)

@@ -42,7 +42,7 @@ func (c *Conn) writeLoop() {
 	pongTimer := newStoppedTimer()
 	defer pongTimer.Stop()
 
-	peerClosed, appDone := c.peerClosed, c.appDone
+	readDone, appDone := c.readDone, c.appDone
 	for {
 		// A failure goes first, then control frames, ahead of messages.
 		select {
@@ -74,7 +74,7 @@ func (c *Conn) writeLoop() {
 		if bw.Buffered() > 0 && !w.flush() {
 			return
 		}
-		if peerClosed == nil && !c.closeSent.Load() && lingerWait == nil &&
+		if readDone == nil && !c.closeSent.Load() && lingerWait == nil &&
 			c.inDone.Load() && len(c.in) == 0 && len(w.out) == 0 {
 			// The peer closed, the application has taken every
 			// message and queued nothing since: answer soon.
@@ -95,14 +95,14 @@ func (c *Conn) writeLoop() {
 			if !w.dequeued(m, ok) {
 				return
 			}
-		case <-peerClosed:
+		case <-readDone:
 			// Answer at the latest after CloseTimeout.
-			peerClosed = nil
+			readDone = nil
 			w.closeTimer.Reset(withDefault(c.cfg.CloseTimeout, DefaultCloseTimeout))
 			w.closeWait = w.closeTimer.C
 		case <-appDone:
 			appDone = nil
-			if c.closeRecv.Load() && !w.answer() {
+			if c.readEnded() && !w.answer() {
 				return
 			}
 		case <-lingerWait:
@@ -168,19 +168,30 @@ func (w *writerState) dequeued(m Message, ok bool) bool {
 	if ok {
 		return w.message(m)
 	}
-	// The application closed Outbound: it is done sending. Answer the
-	// peer's close, or begin a graceful close.
+	// The application closed Outbound: it is done sending. Send the
+	// close frame reading ended on, or begin a graceful close.
 	w.out = nil
 	w.c.closeCalled.Store(true)
-	if w.c.closeRecv.Load() {
+	if w.c.readEnded() {
 		return w.answer()
 	}
 	w.c.beginClosing()
 	return w.control(control{op: ws.OpClose, code: ws.StatusNormalClosure})
 }
 
-// answer sends the reply to the peer's close frame after the queued
-// messages; control gives it the peer's code and reason.
+// readEnded reports whether reading ended on the peer's close or on a
+// protocol violation, so that we owe the peer a close frame.
+func (c *Conn) readEnded() bool {
+	select {
+	case <-c.readDone:
+		return true
+	default:
+		return false
+	}
+}
+
+// answer sends the close frame reading ended on, after the queued
+// messages; control gives it pendCode and pendReason.
 func (w *writerState) answer() bool {
 	return w.control(control{op: ws.OpClose, flush: true})
 }
@@ -315,14 +326,12 @@ func (w *writerState) control(req control) bool {
 				}
 			}
 		}
-		if c.closeRecv.Load() && !req.fail {
-			// An answer to the peer's close echoes its code and reason
-			// (RFC 6455 §5.5.1), whoever asked for it; an empty close
-			// is answered with an empty close.
-			req.code, req.reason = c.peerCode, c.peerReason
-			if req.code == ws.StatusNoStatusRcvd {
-				req.code = 0
-			}
+		if c.inDone.Load() && !req.fail {
+			// Reading has ended on the peer's close or on its protocol
+			// violation: whoever asks for the close frame, it carries
+			// the code and reason that call for (pendCode, published by
+			// closeInbound's atomic store).
+			req.code, req.reason = c.pendCode, c.pendReason
 		}
 		// The close frame gets its own time to go out.
 		_ = c.nc.SetWriteDeadline(time.Now().Add(withDefault(c.cfg.CloseTimeout, DefaultCloseTimeout)))

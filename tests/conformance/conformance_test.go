@@ -1,0 +1,418 @@
+package conformance
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+
+	"github.com/sluice-ws/sluice/ws"
+)
+
+// Environment variables that point the suite at a running server.
+const (
+	envURL      = "SLUICE_CONFORMANCE_URL"       // ws://host:port/echo of the server under test
+	envLimitURL = "SLUICE_CONFORMANCE_LIMIT_URL" // the same, for a server that accepts messages up to 1 KiB
+)
+
+// Bounds of the server processes.
+const (
+	buildTimeout = 5 * time.Minute  // go build, cold cache and -race included
+	startTimeout = 20 * time.Second // until the listening line
+	stopTimeout  = 15 * time.Second // SIGTERM to exit: serve's 10 s shutdown bound and some
+	// parallelCases is -test.parallel when the command line does not set
+	// it: the cases wait on the network far more than on the CPU.
+	parallelCases = 8
+)
+
+// suite holds the servers under test, set up by TestMain.
+var suite struct {
+	main    *target // the echo endpoint with serve's defaults
+	limited *target // the echo endpoint with -max-message 1KiB; nil when not available
+}
+
+func TestMain(m *testing.M) {
+	flag.Parse()
+	explicit := false
+	flag.Visit(func(f *flag.Flag) { explicit = explicit || f.Name == "test.parallel" })
+	if !explicit {
+		_ = flag.Set("test.parallel", strconv.Itoa(parallelCases))
+	}
+	os.Exit(runMain(m))
+}
+
+// runMain starts the servers, runs the tests and stops the servers. A
+// server that does not exit cleanly (a race report under -race, a crash)
+// or a leaked goroutine fails the run.
+func runMain(m *testing.M) int {
+	stop, err := setup()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "conformance:", err)
+		return 1
+	}
+	code := m.Run()
+	if err := stop(code != 0); err != nil {
+		fmt.Fprintln(os.Stderr, "conformance:", err)
+		code = 1
+	}
+	if err := goleak.Find(); err != nil {
+		fmt.Fprintln(os.Stderr, "conformance: leaked goroutines:", err)
+		code = 1
+	}
+	return code
+}
+
+// setup finds the servers under test: those of envURL and envLimitURL, or
+// two `sluice serve` processes built from this module. stop ends them; on
+// failure it prints their logs.
+func setup() (stop func(failed bool) error, err error) {
+	if u := os.Getenv(envURL); u != "" {
+		if suite.main, err = parseTarget("external", u); err != nil {
+			return nil, fmt.Errorf("%s: %w", envURL, err)
+		}
+		if u := os.Getenv(envLimitURL); u != "" {
+			if suite.limited, err = parseTarget("external-limited", u); err != nil {
+				return nil, fmt.Errorf("%s: %w", envLimitURL, err)
+			}
+		}
+		return func(bool) error { return nil }, nil
+	}
+
+	dir, err := os.MkdirTemp("", "sluice-conformance-")
+	if err != nil {
+		return nil, err
+	}
+	var procs []*serverProc
+	stop = func(failed bool) error {
+		var errs []error
+		for _, p := range procs {
+			errs = append(errs, p.stop())
+			if failed {
+				// The failed cases logged their connections' lines;
+				// what is left worth reading is above DEBUG.
+				fmt.Fprintf(os.Stderr, "--- %s log, without DEBUG lines:\n%s", p.name, p.log.without("level=DEBUG"))
+			}
+		}
+		errs = append(errs, os.RemoveAll(dir))
+		return errors.Join(errs...)
+	}
+	bin, err := build(dir)
+	if err == nil {
+		suite.main, err = startServer(&procs, "serve", bin)
+	}
+	if err == nil {
+		suite.limited, err = startServer(&procs, "serve-limited", bin, "-max-message", strconv.Itoa(limitedMaxMessage))
+	}
+	if err != nil {
+		return nil, errors.Join(err, stop(true))
+	}
+	return stop, nil
+}
+
+// parseTarget parses a ws://host:port/path URL.
+func parseTarget(name, s string) (*target, error) {
+	u, err := url.Parse(s)
+	if err != nil {
+		return nil, err
+	}
+	if u.Scheme != "ws" || u.Host == "" {
+		return nil, fmt.Errorf("want ws://host:port/path, got %q", s)
+	}
+	return &target{name: name, host: u.Host, path: u.RequestURI()}, nil
+}
+
+// build compiles cmd/sluice into dir, with -race when this test binary has
+// it, so that the server's data races fail the run too.
+func build(dir string) (string, error) {
+	root, err := moduleRoot()
+	if err != nil {
+		return "", err
+	}
+	bin := filepath.Join(dir, "sluice")
+	args := []string{"build", "-o", bin}
+	if raceEnabled() {
+		args = append(args, "-race")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), buildTimeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "go", append(args, "./cmd/sluice")...)
+	cmd.Dir = root
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("go %s: %w\n%s", strings.Join(args, " "), err, out)
+	}
+	return bin, nil
+}
+
+// moduleRoot is the nearest directory above the working directory (the
+// package's) that holds go.mod.
+func moduleRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", errors.New("no go.mod above the working directory")
+		}
+		dir = parent
+	}
+}
+
+// raceEnabled reports whether this binary was built with -race.
+func raceEnabled() bool {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return false
+	}
+	for _, s := range bi.Settings {
+		if s.Key == "-race" {
+			return s.Value == "true"
+		}
+	}
+	return false
+}
+
+// --- server processes --------------------------------------------------------
+
+// serverProc is a `sluice serve` child process.
+type serverProc struct {
+	name   string
+	cmd    *exec.Cmd
+	log    *logBuffer
+	exited chan struct{} // closed once the process has been waited for
+	err    error         // valid once exited is closed
+}
+
+// listening matches the line serve logs once it accepts connections.
+var listening = regexp.MustCompile(`msg=listening addr=(\S+)`)
+
+// startServer starts `bin serve -addr 127.0.0.1:0` with args in its own
+// process group, adds it to procs, and waits for its listening line.
+func startServer(procs *[]*serverProc, name, bin string, args ...string) (*target, error) {
+	argv := append([]string{"serve", "-addr", "127.0.0.1:0", "-log-level", "debug"}, args...)
+	cmd := exec.Command(bin, argv...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	p := &serverProc{name: strings.Join(append([]string{"sluice"}, argv...), " "), cmd: cmd, log: newLogBuffer(), exited: make(chan struct{})}
+	cmd.Stdout, cmd.Stderr = p.log, p.log
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	*procs = append(*procs, p)
+	go func() {
+		p.err = cmd.Wait()
+		close(p.exited)
+	}()
+	deadline := time.After(startTimeout)
+	for {
+		changed := p.log.changed()
+		if m := listening.FindSubmatch(p.log.bytes()); m != nil {
+			return &target{name: name, host: string(m[1]), path: "/echo", proc: p}, nil
+		}
+		select {
+		case <-changed:
+		case <-p.exited:
+			return nil, fmt.Errorf("%s exited before listening: %v\n%s", p.name, p.err, p.log)
+		case <-deadline:
+			return nil, fmt.Errorf("%s: no listening line within %v\n%s", p.name, startTimeout, p.log)
+		}
+	}
+}
+
+// stop asks the server to shut down (SIGTERM) and kills its process group
+// if it has not exited within stopTimeout. It returns an error when the
+// server did not exit with status 0 or reported a data race.
+func (p *serverProc) stop() error {
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.exited:
+	case <-time.After(stopTimeout):
+		_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
+		<-p.exited
+		return fmt.Errorf("%s: no exit within %v of SIGTERM; killed", p.name, stopTimeout)
+	}
+	if bytes.Contains(p.log.bytes(), []byte("DATA RACE")) {
+		return fmt.Errorf("%s reported a data race:\n%s", p.name, p.log)
+	}
+	if p.err != nil {
+		return fmt.Errorf("%s: %w\n%s", p.name, p.err, p.log)
+	}
+	return nil
+}
+
+// logConn copies to t's log the server's lines about the connection from
+// local (serve logs the peer as remote=host:port), after waiting at most
+// closeBound for the line that ends the connection.
+func (p *serverProc) logConn(t *testing.T, local string) {
+	t.Helper()
+	key := []byte("remote=" + local)
+	ended := func(line []byte) bool {
+		return bytes.Contains(line, key) &&
+			(bytes.Contains(line, []byte("msg=disconnected")) || bytes.Contains(line, []byte(`msg="handshake rejected"`)))
+	}
+	deadline := time.After(closeBound)
+	var lines [][]byte
+	for done := false; !done; {
+		changed := p.log.changed()
+		lines = lines[:0]
+		for line := range bytes.Lines(p.log.bytes()) {
+			if bytes.Contains(line, key) {
+				lines = append(lines, line)
+				done = done || ended(line)
+			}
+		}
+		if done {
+			break
+		}
+		select {
+		case <-changed:
+		case <-deadline:
+			done = true
+		case <-p.exited:
+			done = true
+		}
+	}
+	t.Logf("%s log for %s:\n%s", p.name, local, bytes.Join(lines, nil))
+}
+
+// logBuffer collects a process's output and tells waiters when it grows.
+type logBuffer struct {
+	mu     sync.Mutex
+	buf    []byte        // guarded by mu
+	notify chan struct{} // closed and replaced on every write; guarded by mu
+}
+
+// maxLog bounds what logBuffer keeps; serve logs two lines per connection.
+const maxLog = 8 << 20
+
+func newLogBuffer() *logBuffer { return &logBuffer{notify: make(chan struct{})} }
+
+func (b *logBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if len(b.buf) < maxLog {
+		b.buf = append(b.buf, p...)
+	}
+	close(b.notify)
+	b.notify = make(chan struct{})
+	return len(p), nil
+}
+
+// changed returns a channel closed at the next write.
+func (b *logBuffer) changed() <-chan struct{} {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.notify
+}
+
+// bytes returns a copy of the log.
+func (b *logBuffer) bytes() []byte {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return bytes.Clone(b.buf)
+}
+
+func (b *logBuffer) String() string { return string(b.bytes()) }
+
+// without returns the log's lines that do not contain s.
+func (b *logBuffer) without(s string) []byte {
+	var out []byte
+	for line := range bytes.Lines(b.bytes()) {
+		if !bytes.Contains(line, []byte(s)) {
+			out = append(out, line...)
+		}
+	}
+	return out
+}
+
+// --- the tests ---------------------------------------------------------------
+
+// runCases runs every case over its own connection to tgt, in parallel
+// (bounded by -test.parallel).
+func runCases(t *testing.T, tgt *target, cases []conformanceCase) {
+	t.Parallel()
+	seen := make(map[string]bool, len(cases))
+	for _, tc := range cases {
+		require.False(t, seen[tc.name], "two cases named %q", tc.name)
+		seen[tc.name] = true
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			c := connect(t, tgt)
+			i := 0
+			defer func() {
+				if t.Failed() && i < len(tc.steps) {
+					t.Logf("failed at step %d of %d: %v", i+1, len(tc.steps), tc.steps[i])
+				}
+			}()
+			for ; i < len(tc.steps); i++ {
+				tc.steps[i].run(c)
+			}
+			c.finish()
+		})
+	}
+}
+
+func TestFraming(t *testing.T)         { runCases(t, suite.main, framingCases()) }
+func TestPingPong(t *testing.T)        { runCases(t, suite.main, pingCases()) }
+func TestReservedBits(t *testing.T)    { runCases(t, suite.main, rsvCases()) }
+func TestReservedOpcodes(t *testing.T) { runCases(t, suite.main, opcodeCases()) }
+func TestMasking(t *testing.T)         { runCases(t, suite.main, maskingCases()) }
+func TestFragmentation(t *testing.T)   { runCases(t, suite.main, fragmentationCases()) }
+func TestUTF8(t *testing.T)            { runCases(t, suite.main, utf8Cases()) }
+func TestCloseHandshake(t *testing.T)  { runCases(t, suite.main, closeCases()) }
+
+func TestLimits(t *testing.T) {
+	if suite.limited == nil {
+		t.Skipf("%s is set without %s: no server with a 1 KiB message limit to test", envURL, envLimitURL)
+	}
+	runCases(t, suite.limited, limitCases())
+}
+
+func TestHandshake(t *testing.T) {
+	t.Parallel()
+	for _, tc := range handshakeCases() {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			c := &client{t: t, tgt: suite.main, nc: dialTCP(t, suite.main)}
+			c.br = bufio.NewReader(c.nc)
+			c.local = c.nc.LocalAddr().String()
+			t.Cleanup(c.cleanup)
+			key := ws.GenerateKey()
+			fields := validRequest(suite.main, key)
+			if tc.edit != nil {
+				fields = tc.edit(fields)
+			}
+			res := c.handshake(tc.method, fields)
+			assert.Equal(t, tc.status, res.StatusCode, "status")
+			if tc.header[0] != "" {
+				assert.Equal(t, tc.header[1], res.Header.Get(tc.header[0]), "%s field", tc.header[0])
+			}
+			if res.StatusCode == http.StatusSwitchingProtocols {
+				checkUpgrade(t, res, key)
+				c.finish()
+			}
+		})
+	}
+}
