@@ -269,7 +269,9 @@ func withDefault[T int | time.Duration](v, def T) T {
 // as soon as the application closes Outbound, calls Close, or receives the
 // end of Inbound through Receive; failing that, once Inbound is drained
 // and the send queue has stayed empty for 50 ms; and at the latest after
-// CloseTimeout.
+// CloseTimeout. A protocol violation by the peer ends Inbound the same way,
+// and the close frame that fails the connection (1002, 1007, 1009) follows
+// the same rules.
 func (c *Conn) Inbound() <-chan Message { return c.in }
 
 // Outbound returns the channel that feeds the send queue. Sending blocks
