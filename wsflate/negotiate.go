@@ -158,7 +158,7 @@ func (e *Extension) offer() Params {
 // copies them. Negotiate does not allocate.
 func (e *Extension) Negotiate(offer httphead.Option) (accept httphead.Option, ok bool) {
 	o, err := ParseParams(offer)
-	if err != nil || e.check() != nil {
+	if err != nil || e.Check() != nil {
 		return httphead.Option{}, false
 	}
 	return e.answer(o).Option(), true
@@ -233,7 +233,7 @@ func (e *Extension) CheckResponse(accepted []httphead.Option) error {
 // parses it; on the client side it also checks the response against e's
 // offer.
 func (e *Extension) accepted(accepted []httphead.Option, side ws.Side) (p Params, found bool, err error) {
-	if err := e.check(); err != nil {
+	if err := e.Check(); err != nil {
 		return p, false, err
 	}
 	for _, o := range accepted {
@@ -282,8 +282,10 @@ func (o Params) check(r Params) error {
 	return nil
 }
 
-// check reports whether e's fields are in range.
-func (e *Extension) check() error {
+// Check reports whether e's fields are in range: ErrLevel or
+// ErrWindowBits when they are not. Negotiate declines every offer for an
+// invalid Extension, so a server should Check its configuration at start.
+func (e *Extension) Check() error {
 	if !validLevel(e.Level) {
 		return ErrLevel
 	}

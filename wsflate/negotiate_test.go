@@ -268,3 +268,31 @@ func TestThreshold(t *testing.T) {
 		})
 	}
 }
+
+func TestExtensionCheck(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name string
+		e    wsflate.Extension
+		err  error
+	}{
+		{"zero", wsflate.Extension{}, nil},
+		{"full", wsflate.Extension{Level: 9, ServerMaxWindowBits: 8, ClientMaxWindowBits: wsflate.WindowBitsNoValue}, nil},
+		{"level 10", wsflate.Extension{Level: 10}, wsflate.ErrLevel},
+		{"server bits 16", wsflate.Extension{ServerMaxWindowBits: 16}, wsflate.ErrWindowBits},
+		{"client bits 7", wsflate.Extension{ClientMaxWindowBits: 7}, wsflate.ErrWindowBits},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			err := tc.e.Check()
+			if tc.err == nil {
+				require.NoError(t, err)
+				return
+			}
+			require.ErrorIs(t, err, tc.err)
+			_, ok := tc.e.Negotiate((&wsflate.Extension{}).Offer())
+			assert.False(t, ok, "an invalid Extension must decline")
+		})
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"sync"
 
+	"github.com/sluice-ws/sluice/wsflate"
 	"github.com/sluice-ws/sluice/wsutil"
 )
 
@@ -24,8 +25,11 @@ import (
 //     conversation);
 //   - memory stays bounded by clients × queue × message size, and the
 //     client learns why it was cut off and may reconnect.
-func chatConnConfig(cfg serveConfig) wsutil.Config {
-	return wsutil.Config{
+//
+// deflate, when not nil, is the chat's permessage-deflate configuration
+// (chatDeflate), the one its upgrader negotiates with.
+func chatConnConfig(cfg serveConfig, deflate *wsflate.Extension) wsutil.Config {
+	c := wsutil.Config{
 		MaxMessageSize: int64(cfg.chatMaxMessage),
 		MaxFrameSize:   int64(cfg.maxFrame),
 		OutboundSize:   cfg.chatQueue,
@@ -33,6 +37,29 @@ func chatConnConfig(cfg serveConfig) wsutil.Config {
 		PingInterval:   cfg.pingInterval,
 		WriteTimeout:   cfg.writeTimeout,
 	}
+	if deflate != nil {
+		c.Extension = deflate // not a nil *Extension in a non-nil interface
+	}
+	return c
+}
+
+// chatDeflate returns the chat's permessage-deflate configuration, or nil
+// with -compress=false. The server compresses without context takeover
+// (it answers server_no_context_takeover to every offer, RFC 7692
+// §7.1.1.1), so that a broadcast prepared with wsutil.Prepare is
+// compressed once per window size for every compressing member, instead
+// of once per member; and a member costs no compression history between
+// messages. With context takeover each member's stream depends on what
+// that member was sent before, so every message would be compressed
+// again for each of them, and each would keep up to 32 KiB of history.
+// Small messages compress worse without the history (chat lines under
+// -compress-threshold are not compressed at all either way); with a room
+// of any size the CPU time saved dominates (docs/serve.md has the
+// numbers, from BenchmarkChatBroadcast). Members still compress what they
+// send with context takeover when they like: that costs the server one
+// inflater history per member, the same as on /echo.
+func chatDeflate(cfg serveConfig) *wsflate.Extension {
+	return cfg.deflate.extension(true)
 }
 
 // hub is the chat room: it sends every message to every member.
@@ -66,8 +93,14 @@ func (h *hub) leave(c *wsutil.Conn) {
 // configured by chatConnConfig to close when their queue is full, and
 // they are removed from the room then. Holding mu across the fan-out makes
 // every member see the messages of concurrent senders in the same order.
-// The payload is shared by all members; nobody modifies it.
+//
+// The message is prepared (wsutil.Prepare): its frame is built once for
+// the uncompressed members and compressed once for each window size
+// among the compressed ones (they compress without context takeover, see
+// chatDeflate), then written as it is to each. The payload is shared by
+// all members; nobody modifies it.
 func (h *hub) broadcast(ctx context.Context, m wsutil.Message) (queued int) {
+	m = wsutil.Prepare(m.OpCode, m.Payload)
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	for c := range h.members {

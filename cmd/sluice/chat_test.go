@@ -20,7 +20,7 @@ import (
 func TestHubSlowMember(t *testing.T) {
 	t.Parallel()
 	const queue = 4
-	cfg := chatConnConfig(serveConfig{chatMaxMessage: 1 << 10, chatQueue: queue})
+	cfg := chatConnConfig(serveConfig{chatMaxMessage: 1 << 10, chatQueue: queue}, nil)
 	h := newHub(slog.New(slog.DiscardHandler))
 
 	// net.Pipe has no buffer: a write blocks until the other end reads,

@@ -16,7 +16,9 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/gobwas/httphead"
 	"github.com/sluice-ws/sluice/ws"
+	"github.com/sluice-ws/sluice/wsflate"
 	"github.com/sluice-ws/sluice/wsutil"
 )
 
@@ -29,6 +31,7 @@ type dialConfig struct {
 	insecure   bool
 	timeout    time.Duration
 	maxMessage byteSize
+	compress   bool
 }
 
 const (
@@ -44,8 +47,9 @@ const (
 
 const dialHelp = `Connect to a WebSocket server and talk to it: every line read from stdin is
 sent as a text message, every message received is printed on stdout (text as
-it is, binary as "<binary N bytes: hex…>"). Status lines (connected, pings,
-the close) go to stderr, so stdout holds only what the server sent.
+it is, binary as "<binary N bytes: hex…>"). Status lines (connected, the
+extension negotiated, pings, the close) go to stderr, so stdout holds only
+what the server sent.
 
 Commands on stdin:
   /ping                   send a ping and print the round-trip time
@@ -71,6 +75,7 @@ func parseDialFlags(args []string, stderr io.Writer) (dialConfig, error) {
 	fs.DurationVar(&cfg.timeout, "timeout", defaultDialTimeout, "bound on connecting and the handshake, and on each /ping; 0 means none")
 	cfg.maxMessage = wsutil.DefaultMaxMessageSize
 	fs.Var(&cfg.maxMessage, "max-message", "largest message `size` accepted from the server")
+	fs.BoolVar(&cfg.compress, "compress", false, "offer permessage-deflate (RFC 7692) and compress when the server accepts")
 	if err := parseFlags(fs, args); err != nil {
 		return cfg, err
 	}
@@ -105,12 +110,23 @@ func runDial(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	if cfg.insecure {
 		d.TLSConfig = &tls.Config{InsecureSkipVerify: true} //nolint:gosec // asked for with -insecure
 	}
+	connCfg := wsutil.Config{MaxMessageSize: int64(cfg.maxMessage)}
+	if cfg.compress {
+		// Offer client_max_window_bits without a value: the server may
+		// bound our window to whatever suits its memory, and we keep to
+		// any bound (RFC 7692 §7.1.2.2). The server's own window and
+		// context takeover are its choice.
+		deflate := &wsflate.Extension{ClientMaxWindowBits: wsflate.WindowBitsNoValue}
+		d.Extensions = []httphead.Option{deflate.Offer()}
+		d.OnExtensions = deflate.CheckResponse
+		connCfg.Extension = deflate
+	}
 	shown := redactURL(cfg.url)
 	nc, hs, err := d.Dial(ctx, cfg.url)
 	if err != nil {
 		return fmt.Errorf("dial %s: %w", shown, err)
 	}
-	c, err := wsutil.NewConn(nc, ws.ClientSide, hs, wsutil.Config{MaxMessageSize: int64(cfg.maxMessage)})
+	c, err := wsutil.NewConn(nc, ws.ClientSide, hs, connCfg)
 	if err != nil {
 		_ = nc.Close()
 		return fmt.Errorf("dial %s: %w", shown, err)
@@ -119,6 +135,12 @@ func runDial(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 		fmt.Fprintf(stderr, "connected to %s (subprotocol %q)\n", shown, hs.Protocol)
 	} else {
 		fmt.Fprintf(stderr, "connected to %s\n", shown)
+	}
+	switch {
+	case len(hs.Extensions) > 0:
+		fmt.Fprintf(stderr, "extension: %s\n", formatExtensions(hs.Extensions))
+	case cfg.compress:
+		fmt.Fprintln(stderr, "extension: none (the server declined permessage-deflate)")
 	}
 	s := &session{c: c, stdout: stdout, stderr: stderr, pingTimeout: cfg.timeout}
 	return s.run(ctx, stdin)

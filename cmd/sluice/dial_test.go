@@ -7,6 +7,9 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"regexp"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -17,6 +20,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/sluice-ws/sluice/ws"
+	"github.com/sluice-ws/sluice/wsflate"
 	"github.com/sluice-ws/sluice/wsutil"
 )
 
@@ -140,31 +144,50 @@ func TestDialEcho(t *testing.T) {
 }
 
 // Many lines sent as fast as they can be read while the echoes pour in:
-// the session must keep reading while its send queue is full.
+// the session must keep reading while its send queue is full. With
+// -compress the lines shrink to little on the wire, but go through
+// context takeover both ways, many messages in a row.
 func TestDialEchoFlood(t *testing.T) {
 	t.Parallel()
 	s := startServe(t)
-	d := startDial(t, "-timeout", "0", strings.TrimPrefix(s.url("/echo"), "ws://")) // no scheme: ws:// assumed
-	d.stderr.waitFor(t, `connected to ws://`)
-	// 8 MiB each way: more than the socket buffers and queues together
-	// hold, so both ends must keep reading while they write.
-	const n = 2048
-	line := strings.Repeat("x", 4095)
-	var lines strings.Builder
-	for i := range n {
-		fmt.Fprintf(&lines, "%04d%s\n", i, line[4:])
+	tests := []struct {
+		name string
+		args []string
+		n    int
+	}{
+		// 8 MiB each way: more than the socket buffers and queues
+		// together hold, so both ends must keep reading while they
+		// write.
+		{"plain", nil, 2048},
+		// Fewer: compressing and inflating with context takeover is
+		// slow under -race.
+		{"compressed", []string{"-compress"}, 512},
 	}
-	want := lines.String()
-	errc := make(chan error, 1)
-	go func() {
-		_, err := io.WriteString(d.stdin, want)
-		errc <- err
-	}()
-	d.stdout.waitLen(t, len(want))
-	require.NoError(t, <-errc)
-	assert.True(t, want == d.stdout.String(), "every line echoed once, in order")
-	d.send(t, "/quit")
-	require.NoError(t, d.wait(t))
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			args := slices.Concat(tc.args, []string{"-timeout", "0", strings.TrimPrefix(s.url("/echo"), "ws://")}) // no scheme: ws:// assumed
+			d := startDial(t, args...)
+			d.stderr.waitFor(t, `connected to ws://`)
+			n := tc.n
+			line := strings.Repeat("x", 4095)
+			var lines strings.Builder
+			for i := range n {
+				fmt.Fprintf(&lines, "%04d%s\n", i, line[4:])
+			}
+			want := lines.String()
+			errc := make(chan error, 1)
+			go func() {
+				_, err := io.WriteString(d.stdin, want)
+				errc <- err
+			}()
+			d.stdout.waitLen(t, len(want))
+			require.NoError(t, <-errc)
+			assert.True(t, want == d.stdout.String(), "every line echoed once, in order")
+			d.send(t, "/quit")
+			require.NoError(t, d.wait(t))
+		})
+	}
 }
 
 // /close sends the code and reason typed; the server sees them, echoes
@@ -367,6 +390,74 @@ func TestParseClose(t *testing.T) {
 			require.NoError(t, err)
 			assert.Equal(t, tc.code, code)
 			assert.Equal(t, tc.reason, reason)
+		})
+	}
+}
+
+// dial -compress negotiates permessage-deflate with serve, says so, and
+// compresses what it sends: the server receives far fewer bytes than the
+// lines hold.
+func TestDialCompress(t *testing.T) {
+	t.Parallel()
+	s := startServe(t)
+	d := startDial(t, "-compress", s.url("/echo"))
+	d.stderr.waitFor(t, `connected to ws://`+s.addr+`/echo\nextension: permessage-deflate\n`)
+	s.logs.waitFor(t, `msg=connected path=/echo .*extensions=permessage-deflate\n`)
+
+	long := strings.Repeat("compress me, sluice ✓ ", 3000) // 72 KB
+	d.send(t, "short")
+	d.send(t, long)
+	d.send(t, "//slash")
+	want := "short\n" + long + "\n/slash\n"
+	d.stdout.waitLen(t, len(want))
+	assert.Equal(t, want, d.stdout.String())
+
+	require.NoError(t, d.stdin.Close())
+	require.NoError(t, d.wait(t))
+	assert.Contains(t, d.stderr.String(), `closed: code=1000 reason=""`)
+	in, err := strconv.Atoi(s.logs.waitFor(t, `msg=disconnected path=/echo .*messages_in=3 .*bytes_in=(\d+)`)[1])
+	require.NoError(t, err)
+	assert.Less(t, in, len(long)/10, "the long line arrived compressed")
+}
+
+// Without -compress nothing is offered; with it, a server that declines
+// is reported and the session goes on uncompressed.
+func TestDialCompressDeclined(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name   string
+		args   []string
+		status string
+	}{
+		{"not offered", nil, ""},
+		{"declined", []string{"-compress"}, "extension: none (the server declined permessage-deflate)\n"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			offers := make(chan []string, 1)
+			url := wsServer(t, func(c *wsutil.Conn, r *http.Request) {
+				offers <- r.Header.Values("Sec-Websocket-Extensions")
+				for m := range c.Inbound() {
+					c.Outbound() <- m
+				}
+			})
+			d := startDial(t, append(tc.args, url)...)
+			d.stderr.waitFor(t, `connected to ws://\S+\n`)
+			d.send(t, "hello")
+			d.stdout.waitFor(t, `(?m)^hello$`)
+			require.NoError(t, d.stdin.Close())
+			require.NoError(t, d.wait(t))
+			assert.Regexp(t, `^connected to ws://\S+\n`+regexp.QuoteMeta(tc.status)+`closed: `, d.stderr.String())
+			got := <-offers
+			if tc.args == nil {
+				assert.Empty(t, got)
+			} else {
+				require.Len(t, got, 1)
+				ps, err := wsflate.ParseExtensions([]byte(got[0]))
+				require.NoError(t, err)
+				assert.Equal(t, []wsflate.Params{{ClientMaxWindowBits: wsflate.WindowBitsNoValue}}, ps)
+			}
 		})
 	}
 }

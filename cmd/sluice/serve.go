@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/sluice-ws/sluice/ws"
+	"github.com/sluice-ws/sluice/wsflate"
 	"github.com/sluice-ws/sluice/wsutil"
 )
 
@@ -37,6 +38,7 @@ type serveConfig struct {
 	idleTimeout       time.Duration
 	shutdownTimeout   time.Duration
 	logLevel          slog.Level
+	deflate           deflateConfig
 }
 
 // Defaults of serve. docs/serve.md explains each choice.
@@ -60,6 +62,7 @@ func parseServeFlags(args []string, stderr io.Writer) (serveConfig, error) {
 	cfg := serveConfig{
 		maxMessage:     defaultMaxMessage,
 		chatMaxMessage: defaultChatMaxMessage,
+		deflate:        deflateConfig{threshold: wsflate.DefaultThreshold},
 	}
 	fs := newFlagSet("serve", "[flags]",
 		"Serve a WebSocket echo endpoint (/echo), a chat room (/chat) and a chat\n"+
@@ -78,6 +81,9 @@ func parseServeFlags(args []string, stderr io.Writer) (serveConfig, error) {
 	fs.DurationVar(&cfg.idleTimeout, "idle-timeout", defaultIdleTimeout, "how long an idle HTTP keep-alive connection stays open")
 	fs.DurationVar(&cfg.shutdownTimeout, "shutdown-timeout", defaultShutdownTimeout, "bound on the graceful shutdown; connections still open then are dropped")
 	fs.TextVar(&cfg.logLevel, "log-level", slog.LevelInfo, "log `level`: debug, info, warn or error")
+	fs.BoolVar(&cfg.deflate.on, "compress", true, "negotiate permessage-deflate (RFC 7692) on /echo and /chat; -compress=false turns it off")
+	fs.IntVar(&cfg.deflate.level, "compress-level", wsflate.DefaultLevel, "DEFLATE `level`: 1 (fastest) to 9 (smallest), -1 (5), -2 (Huffman only);\nwindows under 32 KiB always use a level-5-like encoder")
+	fs.Var(&cfg.deflate.threshold, "compress-threshold", "send messages under this `size` uncompressed; 0 compresses every message")
 	if err := parseFlags(fs, args); err != nil {
 		return cfg, err
 	}
@@ -92,6 +98,9 @@ func parseServeFlags(args []string, stderr io.Writer) (serveConfig, error) {
 		return cfg, usageError(fs, "-ping-interval and -write-timeout must not be negative")
 	case cfg.readHeaderTimeout <= 0 || cfg.handshakeTimeout <= 0 || cfg.idleTimeout <= 0 || cfg.shutdownTimeout <= 0:
 		return cfg, usageError(fs, "the -*-timeout flags must be positive")
+	}
+	if err := cfg.deflate.check(); err != nil {
+		return cfg, usageError(fs, "invalid -compress-level %d: %v", cfg.deflate.level, err)
 	}
 	for _, p := range cfg.origins {
 		// ws.AllowOrigins panics on a bad pattern: catch it here as a
@@ -127,6 +136,11 @@ type server struct {
 
 	echoUpgrader, chatUpgrader ws.HTTPUpgrader
 	echoConfig, chatConfig     wsutil.Config
+	// echoDeflate and chatDeflate are the permessage-deflate
+	// configurations, nil with -compress=false. Each is both the
+	// upgrader's Extension hook and its Config's Extension: what
+	// Negotiate answers is what Bind then sets up.
+	echoDeflate, chatDeflate *wsflate.Extension
 }
 
 func newServer(cfg serveConfig, log *slog.Logger) *server {
@@ -147,6 +161,13 @@ func newServer(cfg serveConfig, log *slog.Logger) *server {
 		PingInterval:   cfg.pingInterval,
 		WriteTimeout:   cfg.writeTimeout,
 	}
+	// Compression on /echo honours any offer a conformant client makes,
+	// context takeover and every window size included: the endpoint is
+	// there to be tested against.
+	if s.echoDeflate = cfg.deflate.extension(false); s.echoDeflate != nil {
+		s.echoUpgrader.Extension = s.echoDeflate.Negotiate
+		s.echoConfig.Extension = s.echoDeflate
+	}
 
 	// /chat is what a real application looks like: pages from this host
 	// only, plus the origins the operator lists (RFC 6455 §10.2).
@@ -154,7 +175,11 @@ func newServer(cfg serveConfig, log *slog.Logger) *server {
 	if len(cfg.origins) > 0 {
 		s.chatUpgrader.CheckOrigin = ws.AllowOrigins(cfg.origins...)
 	}
-	s.chatConfig = chatConnConfig(cfg)
+	s.chatDeflate = chatDeflate(cfg)
+	s.chatConfig = chatConnConfig(cfg, s.chatDeflate)
+	if s.chatDeflate != nil {
+		s.chatUpgrader.Extension = s.chatDeflate.Negotiate
+	}
 
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{$}", s.handleIndex)
@@ -231,7 +256,8 @@ func (s *server) upgrade(w http.ResponseWriter, r *http.Request, u *ws.HTTPUpgra
 	}
 	c, err := wsutil.NewConn(nc, ws.ServerSide, hs, cfg)
 	if err != nil {
-		// Only an extension can fail here, and we configure none.
+		// Only the extension can fail here, on an answer of its own
+		// Negotiate: a bug, not a client's doing.
 		_ = nc.Close()
 		s.conns.leave()
 		s.log.Error("new conn", "err", err)
@@ -244,7 +270,8 @@ func (s *server) upgrade(w http.ResponseWriter, r *http.Request, u *ws.HTTPUpgra
 		s.conns.leave()
 		return nil
 	}
-	s.log.Debug("connected", "path", r.URL.Path, "remote", r.RemoteAddr, "protocol", hs.Protocol)
+	s.log.Debug("connected", "path", r.URL.Path, "remote", r.RemoteAddr, "protocol", hs.Protocol,
+		"extensions", formatExtensions(hs.Extensions))
 	return c
 }
 
