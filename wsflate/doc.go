@@ -115,6 +115,16 @@
 // bomb after about that many bytes of work. Corrupt data fails with a
 // *ws.ProtocolError carrying close code 1007.
 //
+// # Coming from Node
+//
+// The perMessageDeflate options of Node's ws and wsd map onto Extension:
+// serverNoContextTakeover, clientNoContextTakeover, serverMaxWindowBits
+// and clientMaxWindowBits are the fields of the same names (true for
+// clientMaxWindowBits, "no value", is WindowBitsNoValue); threshold is
+// Threshold; the zlib level is Level. zlib's memLevel has no counterpart:
+// klauspost's compressor sizes its tables by level, and what a connection
+// keeps is bounded by the negotiated window (above), or by KeepCompressor.
+//
 // # Concurrency
 //
 // An Extension is configuration: its methods may be called from any number
