@@ -36,6 +36,13 @@ type Message struct {
 	// NoCompress sends this message uncompressed even when compression
 	// was negotiated (the seeds' send(data, {compress: false})).
 	NoCompress bool
+	// Done, if set on a sent message, receives its outcome (the seeds'
+	// send callback): nil once the message has been written to the
+	// socket, or the error that kept it from being written, such as
+	// net.ErrClosed when the connection ended first. It must have room
+	// for one value: the Conn never waits on it. It is not used when Send
+	// itself returns an error.
+	Done chan<- error
 
 	prep *prepared // set by Prepare
 }
@@ -213,7 +220,8 @@ type control struct {
 	payload [ws.MaxControlPayload]byte
 	reason  string
 	flush   bool // for OpClose: send queued messages first
-	fail    bool // for OpClose: close the socket right after
+	fail    bool // for OpClose: ahead of queued messages, no flush
+	drop    bool // for OpClose: close the socket right after
 }
 
 // NewConn takes over conn, whose opening handshake hs is complete, and
@@ -371,6 +379,31 @@ func (c *Conn) Close(code ws.StatusCode, reason string) error {
 		return nil
 	}
 	return err
+}
+
+// Drop sends a close frame with code and reason ahead of anything queued,
+// then closes the socket without waiting for the peer's answer
+// (WebSocket-Node's drop(), for error conditions), and waits for the
+// goroutines to exit. Queued messages are not sent. Err then matches
+// ErrAbnormalClosure and net.ErrClosed. It returns an error matching
+// net.ErrClosed when the connection is already closing or closed.
+func (c *Conn) Drop(code ws.StatusCode, reason string) error {
+	if code != 0 && !code.ValidOnWire() {
+		return fmt.Errorf("wsutil: close code %d may not be sent", code)
+	}
+	if !c.closeCalled.CompareAndSwap(false, true) || c.stopped.Load() || c.closeSent.Load() {
+		return errClosed
+	}
+	c.setErr(errors.Join(ErrAbnormalClosure, net.ErrClosed))
+	c.beginClosing()
+	select {
+	case c.fail <- control{op: ws.OpClose, code: code, reason: reason, fail: true, drop: true}:
+	default:
+		// A failure is already on its way: end it now.
+		c.shutdown(nil)
+	}
+	<-c.done
+	return nil
 }
 
 // Terminate closes the socket at once, without a closing handshake (the

@@ -803,3 +803,90 @@ func TestConnRepliesBeforeFailure(t *testing.T) {
 		})
 	}
 }
+
+// TestConnSendDone: Message.Done reports each message's outcome, the
+// seeds' send callback.
+func TestConnSendDone(t *testing.T) {
+	t.Parallel()
+	a, b := wstest.Pipe()
+	c, err := NewConn(a, ws.ServerSide, ws.Handshake{}, Config{})
+	require.NoError(t, err)
+	p := newRawPeer(t, b, ws.ClientSide)
+	done := make(chan error, 1)
+	require.NoError(t, c.Send(context.Background(), Message{OpCode: ws.OpText, Payload: []byte("x"), Done: done}))
+	assert.Equal(t, "x", string(p.read().Payload))
+	select {
+	case err := <-done:
+		require.NoError(t, err)
+	case <-time.After(5 * time.Second):
+		t.Fatal("no outcome")
+	}
+	// A bad opcode on Outbound is reported, not sent.
+	bad := make(chan error, 1)
+	c.Outbound() <- Message{OpCode: ws.OpPing, Done: bad}
+	require.ErrorIs(t, <-bad, ErrOpCode)
+	assert.Positive(t, c.Stats().Dropped)
+	require.NoError(t, c.Terminate())
+	_ = b.Close()
+}
+
+// TestConnSendDoneAbandoned: messages queued behind a peer that never
+// reads learn that they were not sent when the connection ends.
+func TestConnSendDoneAbandoned(t *testing.T) {
+	t.Parallel()
+	a, b := net.Pipe()
+	c, err := NewConn(a, ws.ServerSide, ws.Handshake{}, Config{OutboundSize: 8})
+	require.NoError(t, err)
+	outcomes := make(chan error, 8)
+	for range 4 {
+		require.NoError(t, c.Send(context.Background(), Message{OpCode: ws.OpBinary, Payload: make([]byte, 64), Done: outcomes}))
+	}
+	require.NoError(t, c.Terminate())
+	_ = b.Close()
+	// The one being written gets the write's error; the rest were never
+	// tried.
+	for range 4 {
+		require.Error(t, <-outcomes)
+	}
+}
+
+func TestConnWriteControl(t *testing.T) {
+	t.Parallel()
+	a, b := wstest.Pipe()
+	c, err := NewConn(a, ws.ClientSide, ws.Handshake{}, Config{})
+	require.NoError(t, err)
+	defer c.Terminate()
+	p := newRawPeer(t, b, ws.ServerSide)
+	require.NoError(t, c.WriteControl(context.Background(), ws.OpPing, []byte("custom")))
+	require.NoError(t, c.WriteControl(context.Background(), ws.OpPong, []byte("heartbeat")))
+	f := p.read()
+	assert.Equal(t, ws.OpPing, f.Header.OpCode)
+	assert.True(t, f.Header.Masked)
+	assert.Equal(t, "custom", string(f.Payload))
+	f = p.read()
+	assert.Equal(t, ws.OpPong, f.Header.OpCode)
+	assert.Equal(t, "heartbeat", string(f.Payload))
+	require.ErrorIs(t, c.WriteControl(context.Background(), ws.OpText, nil), ErrOpCode)
+	require.ErrorIs(t, c.WriteControl(context.Background(), ws.OpPing, make([]byte, 126)), ErrOpCode)
+}
+
+// TestConnDrop: a close frame goes out ahead of queued messages, and the
+// socket closes without waiting for the answer.
+func TestConnDrop(t *testing.T) {
+	t.Parallel()
+	a, b := wstest.Pipe()
+	c, err := NewConn(a, ws.ServerSide, ws.Handshake{}, Config{})
+	require.NoError(t, err)
+	p := newRawPeer(t, b, ws.ClientSide)
+	require.NoError(t, c.Drop(ws.StatusPolicyViolation, "bye now"))
+	f := p.read()
+	require.Equal(t, ws.OpClose, f.Header.OpCode)
+	code, reason, err := ws.ParseCloseBody(f.Payload)
+	require.NoError(t, err)
+	assert.Equal(t, ws.StatusPolicyViolation, code)
+	assert.Equal(t, "bye now", string(reason))
+	p.expectEOF()
+	require.ErrorIs(t, c.Err(), ErrAbnormalClosure)
+	require.ErrorIs(t, c.Drop(ws.StatusPolicyViolation, ""), net.ErrClosed)
+	require.ErrorIs(t, c.Close(ws.StatusNormalClosure, ""), net.ErrClosed)
+}

@@ -25,6 +25,7 @@ func (c *Conn) writeLoop() {
 	defer c.exit()
 	bw := bufio.NewWriterSize(&c.nc, withDefault(c.cfg.WriteBufferSize, DefaultWriteBufferSize))
 	w := writerState{c: c, bw: bw, out: c.out}
+	defer w.abandon()
 	w.closeTimer = newStoppedTimer()
 	defer w.closeTimer.Stop()
 	linger := newStoppedTimer()
@@ -155,6 +156,10 @@ type writerState struct {
 	mw  *Writer      // for fragmented or encoded messages, made on first use
 	out chan Message // the send queue; nil once the application closed it
 
+	// unflushed holds the Done channels of messages buffered but not yet
+	// flushed.
+	unflushed []chan<- error
+
 	// closeWait fires CloseTimeout after a close step: our close frame
 	// (waiting for the answer), the peer's close (answer it now), or our
 	// answer on a client (waiting for the server to close TCP).
@@ -215,7 +220,46 @@ func (w *writerState) closeTimeout() bool {
 // fail ends the connection after a write error and reports false.
 func (w *writerState) fail(err error) bool {
 	w.c.shutdown(errors.Join(ErrAbnormalClosure, err))
+	w.settle(err)
 	return false
+}
+
+// settle reports err (nil: written) to the messages buffered since the
+// last flush.
+func (w *writerState) settle(err error) {
+	for i, d := range w.unflushed {
+		notify(d, err)
+		w.unflushed[i] = nil
+	}
+	w.unflushed = w.unflushed[:0]
+}
+
+// notify delivers a message's outcome without ever waiting.
+func notify(d chan<- error, err error) {
+	if d != nil {
+		select {
+		case d <- err:
+		default:
+		}
+	}
+}
+
+// abandon runs when the writer stops: every message still queued or
+// buffered is counted as dropped and told it was not sent.
+func (w *writerState) abandon() {
+	w.settle(errClosed)
+	for w.out != nil {
+		select {
+		case m, ok := <-w.out:
+			if !ok {
+				return
+			}
+			w.c.dropped.Add(1)
+			notify(m.Done, errClosed)
+		default:
+			return
+		}
+	}
 }
 
 func (w *writerState) deadline() {
@@ -229,6 +273,7 @@ func (w *writerState) flush() bool {
 	if err := w.bw.Flush(); err != nil {
 		return w.fail(err)
 	}
+	w.settle(nil)
 	return true
 }
 
@@ -250,11 +295,20 @@ func (w *writerState) frame(op ws.OpCode, p []byte) bool {
 // message buffers one data message.
 func (w *writerState) message(m Message) bool {
 	c := w.c
-	if (m.OpCode != ws.OpText && m.OpCode != ws.OpBinary) || c.closeSent.Load() {
-		// Not sendable: a wrong opcode from Outbound, or data after our
-		// close frame (RFC 6455 §5.5.1).
+	switch {
+	case m.OpCode != ws.OpText && m.OpCode != ws.OpBinary:
+		// Not sendable: a wrong opcode from Outbound.
 		c.dropped.Add(1)
+		notify(m.Done, ErrOpCode)
 		return true
+	case c.closeSent.Load():
+		// No data after our close frame (RFC 6455 §5.5.1).
+		c.dropped.Add(1)
+		notify(m.Done, errClosed)
+		return true
+	}
+	if m.Done != nil {
+		w.unflushed = append(w.unflushed, m.Done)
 	}
 	ext := c.send
 	if m.NoCompress {
@@ -342,6 +396,10 @@ func (w *writerState) control(req control) bool {
 		}
 		c.closeSent.Store(true)
 		close(c.closeSentCh)
+		if req.drop {
+			c.shutdown(nil)
+			return false
+		}
 		if c.closeRecv.Load() && (c.side == ws.ServerSide || c.peerGone.Load()) {
 			// This was the answer, and a server closes TCP first
 			// (RFC 6455 §7.1.1), or the peer already has.

@@ -106,3 +106,29 @@ func (c *countingConn) Write(p []byte) (int, error) {
 	c.out.Add(int64(n))
 	return n, err
 }
+
+// WriteControl queues a ping or pong with the given payload (at most 125
+// bytes), ahead of queued messages: the seeds' ping(data) and pong(data),
+// a pong being an unsolicited heartbeat the peer does not answer. Ping
+// measures a round trip; use WriteControl to choose the payload. It
+// returns ErrOpCode for any other opcode or a longer payload, ctx.Err()
+// when ctx ends first, and an error matching net.ErrClosed once our close
+// frame is out or the connection has ended.
+func (c *Conn) WriteControl(ctx context.Context, op ws.OpCode, payload []byte) error {
+	if (op != ws.OpPing && op != ws.OpPong) || len(payload) > ws.MaxControlPayload {
+		return ErrOpCode
+	}
+	if c.closeSent.Load() || c.stopped.Load() {
+		return errClosed
+	}
+	req := control{op: op, n: uint8(len(payload))}
+	copy(req.payload[:], payload)
+	select {
+	case c.ctl <- req:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-c.stop:
+		return errClosed
+	}
+}
