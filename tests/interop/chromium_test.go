@@ -139,5 +139,7 @@ func chromiumPeer(t *testing.T, s *ourServer) *peer {
 func TestChromiumAsClient(t *testing.T) {
 	t.Parallel()
 	s := newOurServer(t)
-	asClients(t, s, chromiumPeer(t, s))
+	p := chromiumPeer(t, s)
+	asClients(t, s, p)
+	t.Run("deflate", func(t *testing.T) { deflateAsClients(t, s, p, chromiumSetups) })
 }

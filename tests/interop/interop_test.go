@@ -27,6 +27,7 @@ type interopCase struct {
 	needs     caps
 	protocols []string      // offered by the client
 	cfg       wsutil.Config // our wsutil.Conn's
+	compress  *deflateOpts  // the peer's permessage-deflate options; nil: off
 	run       func(t *testing.T, ctx context.Context, ours local, theirs *remote)
 }
 
@@ -89,7 +90,7 @@ func asServers(t *testing.T, peers ...*peer) {
 		t.Run(p.name, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), caseTimeout)
 			defer cancel()
-			srv := listen(t, ctx, p)
+			srv := listen(t, ctx, p, nil)
 			runCases(t, p.caps|variantConn.caps, func(t *testing.T, ctx context.Context, c interopCase) (local, *remote) {
 				return srv.pairWithServer(t, ctx, c)
 			})
@@ -377,7 +378,7 @@ func TestCloseEchoAfterPeerHalfClose(t *testing.T) {
 		lost := 0
 		for range rounds {
 			ctx, cancel := context.WithTimeout(context.Background(), caseTimeout)
-			path, ch := s.expect(wsutil.Config{})
+			path, ch := s.expect(variantConn, wsutil.Config{})
 			nc, _, err := (&ws.Dialer{}).Dial(ctx, s.url(variantConn, path))
 			require.NoError(t, err)
 			ours := <-ch

@@ -30,17 +30,23 @@ func nodePeer(t *testing.T) (ws, websocket *peer) {
 // (WebSocket-Node) against our server.
 func TestNodeAsClient(t *testing.T) {
 	t.Parallel()
-	asClients(t, newOurServer(t), nodeLibs(t)...)
+	s := newOurServer(t)
+	ws, websocket := nodePeer(t)
+	asClients(t, s, ws, websocket)
+	t.Run("deflate", func(t *testing.T) {
+		deflateAsClients(t, s, ws, wsClientSetups)
+		deflateAsClients(t, s, websocket, websocketClientSetups)
+	})
 }
 
 // TestNodeAsServer runs our client against the servers of npm ws and npm
 // websocket.
 func TestNodeAsServer(t *testing.T) {
 	t.Parallel()
-	asServers(t, nodeLibs(t)...)
-}
-
-func nodeLibs(t *testing.T) []*peer {
-	a, b := nodePeer(t)
-	return []*peer{a, b}
+	ws, websocket := nodePeer(t)
+	asServers(t, ws, websocket)
+	t.Run("deflate", func(t *testing.T) {
+		deflateAsServers(t, ws, wsServerSetups)
+		deflateAsServers(t, websocket, websocketServerSetups)
+	})
 }

@@ -39,12 +39,17 @@ func pythonPeer(t *testing.T) *peer {
 // server.
 func TestPythonAsClient(t *testing.T) {
 	t.Parallel()
-	asClients(t, newOurServer(t), pythonPeer(t))
+	s := newOurServer(t)
+	p := pythonPeer(t)
+	asClients(t, s, p)
+	t.Run("deflate", func(t *testing.T) { deflateAsClients(t, s, p, pythonClientSetups) })
 }
 
 // TestPythonAsServer runs our client against the server of Python's
 // websockets.
 func TestPythonAsServer(t *testing.T) {
 	t.Parallel()
-	asServers(t, pythonPeer(t))
+	p := pythonPeer(t)
+	asServers(t, p)
+	t.Run("deflate", func(t *testing.T) { deflateAsServers(t, p, pythonServerSetups) })
 }

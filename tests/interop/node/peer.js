@@ -10,25 +10,38 @@
 // line {"id":N,"ok":true,...} or {"id":N,"ok":false,"error":"..."}. Requests
 // run concurrently. Payloads travel base64-encoded in "data" and "frames".
 //
-//   connect {lib,url,protocols,compress}   -> {conn,protocol}
+//   connect {lib,url,protocols,compress}   -> {conn,protocol,extensions}
 //   listen  {lib,protocols,compress}       -> {server,port}
-//   accept  {server,path}                  -> {conn,protocol}
+//   accept  {server,path}                  -> {conn,protocol,extensions}
 //   send    {conn,type,data}               one message
 //   send    {conn,type,frames,fin,raw}     one frame per element, the first
 //                                          with type, the rest continuations;
 //                                          fin:false leaves the last unfinished
 //   recv    {conn}                         -> {type,data}
+//   echo    {conn}                         sends the next message back as it
+//                                          came -> {type,size,sha256}: big
+//                                          payloads need not cross this channel
 //   ping    {conn,data}                    -> {data} (the pong's payload)
 //   close   {conn,code,reason}             starts the closing handshake
 //   closed  {conn}                         -> {code,reason} as this side saw them
 //   kill    {conn}                         drops the TCP connection, no close frame
 //
 // Text arrives as bytes ("raw": true skips any conversion, so invalid UTF-8
-// can be sent). Compression is off unless "compress" is true (not used yet).
-// Waits are bounded by WAIT_MS, or by a request's "wait_ms"; the script
-// exits when stdin closes.
+// can be sent). Waits are bounded by WAIT_MS, or by a request's "wait_ms";
+// the script exits when stdin closes.
+//
+// permessage-deflate (RFC 7692) is off unless the request has "compress":
+// an object whose keys are the RFC's parameter names,
+//   {server_no_context_takeover, client_no_context_takeover,
+//    server_max_window_bits, client_max_window_bits}
+// (client_max_window_bits may be true: the parameter without a value),
+// mapped to the library's own options; {} is the library's defaults. A
+// client offers what they say, a server answers with them. "extensions" in
+// an answer is the Sec-WebSocket-Extensions value of the handshake
+// response, as this side sent or received it ("" when there was none).
 'use strict';
 
+const crypto = require('crypto');
 const http = require('http');
 const readline = require('readline');
 const WS = require('ws');
@@ -43,9 +56,10 @@ const MAX_SIZE = 64 << 20;
 // Peer is one WebSocket connection, whatever the library: it queues what
 // arrives so that recv, ping and closed can wait for it.
 class Peer {
-  constructor(lib, protocol) {
+  constructor(lib, protocol, extensions) {
     this.lib = lib;
     this.protocol = protocol || '';
+    this.extensions = extensions || '';
     this.messages = [];
     this.pongs = [];
     this.closeInfo = null;
@@ -100,8 +114,8 @@ function conn(id) {
 
 // --- npm ws ------------------------------------------------------------------
 
-function wrapWS(ws) {
-  const p = new Peer('ws', ws.protocol);
+function wrapWS(ws, extensions) {
+  const p = new Peer('ws', ws.protocol, extensions);
   p.ws = ws;
   ws.on('message', (data, isBinary) => {
     p.push('message', { type: isBinary ? 'binary' : 'text', data: Buffer.from(data) });
@@ -121,14 +135,30 @@ function wrapWS(ws) {
   return p;
 }
 
+// wsDeflate maps "compress" to ws's perMessageDeflate option. Its threshold
+// stays the default (1024 bytes, applied only without context takeover).
+function wsDeflate(c) {
+  if (!c) return false;
+  const o = {};
+  if (c.server_no_context_takeover) o.serverNoContextTakeover = true;
+  if (c.client_no_context_takeover) o.clientNoContextTakeover = true;
+  if (c.server_max_window_bits !== undefined) o.serverMaxWindowBits = c.server_max_window_bits;
+  if (c.client_max_window_bits !== undefined) o.clientMaxWindowBits = c.client_max_window_bits;
+  return o;
+}
+
 function wsOptions(req) {
-  return { perMessageDeflate: !!req.compress, maxPayload: MAX_SIZE };
+  return { perMessageDeflate: wsDeflate(req.compress), maxPayload: MAX_SIZE };
 }
 
 function connectWS(req) {
   return new Promise((resolve, reject) => {
     const ws = new WS(req.url, req.protocols || [], wsOptions(req));
-    ws.once('open', () => resolve(wrapWS(ws)));
+    let extensions = '';
+    ws.once('upgrade', (res) => {
+      extensions = res.headers['sec-websocket-extensions'] || '';
+    });
+    ws.once('open', () => resolve(wrapWS(ws, extensions)));
     ws.once('error', reject);
   });
 }
@@ -142,7 +172,13 @@ function listenWS(req) {
       handleProtocols: (offered) => pickProtocol(req.protocols, [...offered]) || false,
     });
     const s = newServer();
-    srv.on('connection', (ws, httpReq) => s.arrive(httpReq.url, wrapWS(ws)));
+    // 'headers' comes before 'connection' for the same request.
+    const sent = new WeakMap();
+    srv.on('headers', (headers, httpReq) => {
+      const h = headers.find((l) => /^sec-websocket-extensions:/i.test(l));
+      sent.set(httpReq, h ? h.slice(h.indexOf(':') + 1).trim() : '');
+    });
+    srv.on('connection', (ws, httpReq) => s.arrive(httpReq.url, wrapWS(ws, sent.get(httpReq))));
     srv.once('listening', () => resolve({ s, port: srv.address().port }));
     srv.once('error', reject);
   });
@@ -160,8 +196,8 @@ function wsnodeConfig(req) {
   };
 }
 
-function wrapWSNode(c) {
-  const p = new Peer('websocket', c.protocol);
+function wrapWSNode(c, extensions) {
+  const p = new Peer('websocket', c.protocol, extensions);
   p.c = c;
   c.on('message', (m) => {
     if (m.type === 'utf8') p.push('message', { type: 'text', data: Buffer.from(m.utf8Data, 'utf8') });
@@ -195,7 +231,7 @@ function wrapWSNode(c) {
 function connectWSNode(req) {
   return new Promise((resolve, reject) => {
     const client = new WebSocketNode.client(wsnodeConfig(req));
-    client.once('connect', (c) => resolve(wrapWSNode(c)));
+    client.once('connect', (c) => resolve(wrapWSNode(c, client.response.headers['sec-websocket-extensions'])));
     client.once('connectFailed', reject);
     const protocols = req.protocols && req.protocols.length ? req.protocols : null;
     client.connect(req.url, protocols);
@@ -282,7 +318,7 @@ async function handle(req) {
   switch (req.op) {
     case 'connect': {
       const p = await lib(req.lib).connect(req);
-      return { conn: register(p), protocol: p.protocol };
+      return { conn: register(p), protocol: p.protocol, extensions: p.extensions };
     }
     case 'listen': {
       const { s, port } = await lib(req.lib).listen(req);
@@ -294,7 +330,7 @@ async function handle(req) {
       const s = servers.get(req.server);
       if (!s) throw new Error(`no server ${req.server}`);
       const p = await s.accept(req.path);
-      return { conn: register(p), protocol: p.protocol };
+      return { conn: register(p), protocol: p.protocol, extensions: p.extensions };
     }
     case 'send': {
       const frames = req.frames ? req.frames.map(b64) : [b64(req.data)];
@@ -306,6 +342,13 @@ async function handle(req) {
       const m = await p.waitFor('a message', () => p.messages.shift() || (p.closeInfo ? null : undefined));
       if (m === null) throw new Error(`closed (${p.closeInfo.code} ${p.closeInfo.reason}) before a message arrived`);
       return { type: m.type, data: m.data.toString('base64') };
+    }
+    case 'echo': {
+      const p = conn(req.conn);
+      const m = await p.waitFor('a message', () => p.messages.shift() || (p.closeInfo ? null : undefined));
+      if (m === null) throw new Error(`closed (${p.closeInfo.code} ${p.closeInfo.reason}) before a message arrived`);
+      p.send(m.type, [m.data], true, false);
+      return { type: m.type, size: m.data.length, sha256: crypto.createHash('sha256').update(m.data).digest('hex') };
     }
     case 'ping': {
       const p = conn(req.conn);

@@ -9,11 +9,24 @@ python3-websockets (10.4), and later versions keep it (deprecated) beside
 the new websockets.asyncio API. Run it with Debian's /usr/bin/python3, which
 sees /usr/lib/python3/dist-packages.
 
-Compression is off unless a request sets "compress" (not used yet).
+permessage-deflate is off unless a request sets "compress" (see
+node/peer.js): {} is the library's default (compression="deflate": a
+client offers client_max_window_bits without a value, a server answers
+server_max_window_bits=12 and, when offered, client_max_window_bits=12); any
+other object becomes extensions=[Client|ServerPerMessageDeflateFactory(...)]
+with exactly those RFC 7692 parameters and the library's default memLevel 5.
+
+Known limit (zlib, not websockets or the Go side): CPython's
+zlib.compressobj refuses wbits=-8 ("Invalid initialization option"), so a
+websockets end that must compress with client_max_window_bits=8 (a client
+offering it) or server_max_window_bits=8 (a server configured with it)
+cannot be set up at all; Node and Chromium quietly compress with 9 bits
+instead. Inflating with 8 bits works.
 """
 
 import asyncio
 import base64
+import hashlib
 import json
 import sys
 import threading
@@ -23,6 +36,10 @@ warnings.filterwarnings("ignore", category=DeprecationWarning)
 
 import websockets  # noqa: E402
 from websockets.exceptions import ConnectionClosed  # noqa: E402
+from websockets.extensions.permessage_deflate import (  # noqa: E402
+    ClientPerMessageDeflateFactory,
+    ServerPerMessageDeflateFactory,
+)
 from websockets.legacy.client import connect as ws_connect  # noqa: E402
 from websockets.legacy.server import serve as ws_serve  # noqa: E402
 
@@ -31,15 +48,37 @@ MAX_SIZE = 64 << 20
 OP_CONT, OP_TEXT, OP_BINARY = 0x0, 0x1, 0x2
 
 
-def options(req):
-    return dict(
-        compression="deflate" if req.get("compress") else None,
+DEFLATE_PARAMS = (
+    "server_no_context_takeover",
+    "client_no_context_takeover",
+    "server_max_window_bits",
+    "client_max_window_bits",
+)
+
+
+def options(req, factory):
+    opts = dict(
+        compression=None,
         subprotocols=req.get("protocols") or None,
         ping_interval=None,
         max_size=MAX_SIZE,
         max_queue=None,
         close_timeout=WAIT,
     )
+    c = req.get("compress")
+    if c == {}:
+        opts["compression"] = "deflate"
+    elif c:
+        unknown = set(c) - set(DEFLATE_PARAMS)
+        if unknown:
+            raise RuntimeError("unknown compress options %s" % sorted(unknown))
+        opts["extensions"] = [factory(compress_settings={"memLevel": 5}, **c)]
+    return opts
+
+
+def extensions(ws):
+    """The Sec-WebSocket-Extensions of the handshake response."""
+    return ws.response_headers.get("Sec-WebSocket-Extensions", "")
 
 
 class Peer:
@@ -128,14 +167,14 @@ async def handle(req):
     op = req["op"]
     if op == "connect":
         check_lib(req)
-        ws = await asyncio.wait_for(ws_connect(req["url"], **options(req)), WAIT)
+        ws = await asyncio.wait_for(ws_connect(req["url"], **options(req, ClientPerMessageDeflateFactory)), WAIT)
         i = new_id()
         conns[i] = Peer(ws)
-        return {"conn": i, "protocol": ws.subprotocol or ""}
+        return {"conn": i, "protocol": ws.subprotocol or "", "extensions": extensions(ws)}
     if op == "listen":
         check_lib(req)
         s = Server()
-        srv = await ws_serve(s.handler, "127.0.0.1", 0, **options(req))
+        srv = await ws_serve(s.handler, "127.0.0.1", 0, **options(req, ServerPerMessageDeflateFactory))
         s.srv = srv
         i = new_id()
         servers[i] = s
@@ -149,7 +188,7 @@ async def handle(req):
         del s.arrived[req["path"]]
         i = new_id()
         conns[i] = p
-        return {"conn": i, "protocol": p.ws.subprotocol or ""}
+        return {"conn": i, "protocol": p.ws.subprotocol or "", "extensions": extensions(p.ws)}
     if op == "send":
         frames = [b64(f) for f in req["frames"]] if "frames" in req else [b64(req.get("data"))]
         await conn(req).send(req["type"], frames, req.get("fin", True), req.get("raw", False))
@@ -157,6 +196,11 @@ async def handle(req):
     if op == "recv":
         typ, data = await conn(req).recv()
         return {"type": typ, "data": base64.b64encode(data).decode()}
+    if op == "echo":
+        p = conn(req)
+        typ, data = await p.recv()
+        await p.send(typ, [data], True, False)
+        return {"type": typ, "size": len(data), "sha256": hashlib.sha256(data).hexdigest()}
     if op == "ping":
         want = b64(req.get("data"))
         waiter = await conn(req).ws.ping(want)
