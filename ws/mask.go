@@ -14,6 +14,11 @@ import (
 //
 // Cipher works eight bytes at a time and never allocates.
 func Cipher(payload []byte, mask [4]byte, offset int) {
+	if len(payload) < 64 {
+		// Short payloads are not worth a vector setup.
+		cipherWords(payload, mask, offset)
+		return
+	}
 	cipher(payload, mask, offset)
 }
 
