@@ -104,7 +104,10 @@ type Config struct {
 	// has been quiet that long. If nothing at all arrives within
 	// PongTimeout after such a ping (0 means PingInterval), the
 	// connection is dropped with ErrKeepaliveTimeout. Time the Conn spends
-	// waiting for the application to drain Inbound does not count.
+	// waiting for the application to drain Inbound does not count, and
+	// once closing has begun CloseTimeout bounds the rest instead. A ping
+	// cannot leave while a write is blocked on a peer that does not read:
+	// set WriteTimeout to catch that.
 	PingInterval time.Duration
 	PongTimeout  time.Duration
 	// CloseTimeout bounds the wait for the peer's close frame after ours,
@@ -125,9 +128,11 @@ type Config struct {
 	// Extension: &wsflate.Extension{...}.
 	Extension Extension
 	// OnPing, if set, sees every ping (on the reading goroutine; do not
-	// block). Returning false suppresses the automatic pong.
+	// block, and do not call Close, Drop or Terminate from it: they wait
+	// for that goroutine). Returning false suppresses the automatic pong.
 	OnPing func(payload []byte) bool
-	// OnPong, if set, sees every pong (on the reading goroutine).
+	// OnPong, if set, sees every pong, on the reading goroutine, with the
+	// same restrictions as OnPing.
 	OnPong func(payload []byte)
 }
 
@@ -194,6 +199,17 @@ type Conn struct {
 	inDone      atomic.Bool   // Inbound is closed
 	peerGone    atomic.Bool   // the peer closed TCP after its close frame
 	closeSentCh chan struct{} // closed when closeSent is set
+	// receiving is set once Receive has handed out a message: the
+	// application reads with Receive, so the end of Inbound, not a lull
+	// in the send queue, tells that its replies are queued.
+	receiving atomic.Bool
+	// writerGone is set when the writer stops taking messages; a Send
+	// that races it drains the queue itself, so every queued message gets
+	// its outcome.
+	writerGone atomic.Bool
+	// stalled is set when the application stopped taking messages while
+	// the connection closes: later messages are dropped at once.
+	stalled atomic.Bool
 
 	stopped atomic.Bool
 	running atomic.Int32 // goroutines still running
@@ -243,6 +259,7 @@ func NewConn(conn net.Conn, side ws.Side, hs ws.Handshake, cfg Config) (*Conn, e
 		closeSentCh: make(chan struct{}),
 	}
 	c.nc.Conn = conn
+	c.nc.epoch = time.Now()
 	c.nc.touch()
 	if cfg.Extension != nil {
 		var err error
@@ -283,8 +300,10 @@ func withDefault[T int | time.Duration](v, def T) T {
 func (c *Conn) Inbound() <-chan Message { return c.in }
 
 // Outbound returns the channel that feeds the send queue. Sending blocks
-// while the queue is full, and forever once the connection has ended, so
-// select on Done as well. Closing it asks for a graceful close (code 1000)
+// while the queue is full. Once the connection has ended, a send is
+// accepted while the queue has room and the message is lost, and blocks
+// forever after that: select on Done as well, and use Send or
+// Message.Done when the outcome matters. Closing it asks for a graceful close (code 1000)
 // after the messages already queued; do not close it while another
 // goroutine may still send on it or call Send.
 func (c *Conn) Outbound() chan<- Message { return c.out }
@@ -361,18 +380,25 @@ func (c *Conn) Close(code ws.StatusCode, reason string) error {
 	if !c.closeCalled.CompareAndSwap(false, true) || c.stopped.Load() {
 		return errClosed
 	}
-	c.beginClosing()
-	c.requestClose(code, reason)
+	// Bound everything, queuing the request included: a writer stuck on
+	// a peer that does not read (on a connection without deadlines) must
+	// not hold Close.
 	timeout := withDefault(c.cfg.CloseTimeout, DefaultCloseTimeout)
 	t := time.NewTimer(2*timeout + time.Second)
 	defer t.Stop()
+	c.beginClosing()
 	select {
-	case <-c.done:
+	case c.ctl <- control{op: ws.OpClose, code: code, reason: reason, flush: true}:
+		select {
+		case <-c.done:
+		case <-t.C:
+			c.shutdown(errors.Join(ErrAbnormalClosure, ErrCloseTimeout))
+		}
+	case <-c.stop:
 	case <-t.C:
-		// The writer is stuck on a peer that does not read.
 		c.shutdown(errors.Join(ErrAbnormalClosure, ErrCloseTimeout))
-		<-c.done
 	}
+	<-c.done
 	err := c.Err()
 	var ce ws.CloseError
 	if errors.As(err, &ce) && ce.Code != ws.StatusAbnormalClosure {
@@ -402,7 +428,15 @@ func (c *Conn) Drop(code ws.StatusCode, reason string) error {
 		// A failure is already on its way: end it now.
 		c.shutdown(nil)
 	}
-	<-c.done
+	// Bounded even on a connection without deadlines.
+	t := time.NewTimer(withDefault(c.cfg.CloseTimeout, DefaultCloseTimeout))
+	defer t.Stop()
+	select {
+	case <-c.done:
+	case <-t.C:
+		c.shutdown(nil)
+		<-c.done
+	}
 	return nil
 }
 

@@ -43,21 +43,41 @@ func (c *Conn) readLoop() {
 		// The application is behind: stop reading (TCP flow control
 		// slows the peer) and keep keepalive from counting the wait.
 		c.delivering.Store(true)
-		select {
-		case c.in <- m:
-		case <-c.closing:
-			// We are closing and the application has stopped reading:
-			// keep reading so the peer's close frame gets through, and
-			// let late messages go (RFC 6455 §1.4).
-			c.dropped.Add(1)
-		case <-c.stop:
-		}
+		c.deliver(m)
+		c.nc.touch() // before clearing delivering: keepalive reads them in the other order
 		c.delivering.Store(false)
-		c.nc.touch()
 		if c.stopped.Load() {
 			return
 		}
 	}
+}
+
+// deliver waits for room in Inbound. While the connection closes, an
+// application that takes no message for closeLinger is taken to have
+// stopped reading: its messages are dropped from then on, so that the
+// reader gets to the peer's close frame (RFC 6455 §1.4 lets a closing
+// endpoint discard data).
+func (c *Conn) deliver(m Message) {
+	select {
+	case c.in <- m:
+		return
+	case <-c.closing:
+	case <-c.stop:
+		return
+	}
+	if !c.stalled.Load() {
+		t := time.NewTimer(closeLinger)
+		defer t.Stop()
+		select {
+		case c.in <- m:
+			return
+		case <-t.C:
+			c.stalled.Store(true)
+		case <-c.stop:
+			return
+		}
+	}
+	c.dropped.Add(1)
 }
 
 // readFrameMessage reads one data frame as a Message, for FrameMode.
@@ -66,8 +86,13 @@ func readFrameMessage(r *Reader) (Message, error) {
 	if err != nil {
 		return Message{}, err
 	}
-	p := make([]byte, 0, h.Length)
+	// The header's length is checked against the limit, but memory
+	// follows the bytes that arrive (growPayload), not the claim.
+	var p []byte
 	for {
+		if len(p) == cap(p) && r.left > 0 {
+			p = growPayload(p, r.left, false, r.maxMessage())
+		}
 		n, err := r.Read(p[len(p):cap(p)])
 		p = p[:len(p)+n]
 		if err == io.EOF {
@@ -75,9 +100,6 @@ func readFrameMessage(r *Reader) (Message, error) {
 		}
 		if err != nil {
 			return Message{}, err
-		}
-		if len(p) == cap(p) {
-			p = append(p, 0)[:len(p)]
 		}
 	}
 }
@@ -125,8 +147,8 @@ func (c *Conn) readEnd(err error) {
 		}
 		c.closeRecv.Store(true)
 		c.beginClosing()
-		c.closeInbound()
 		if c.closeSent.Load() {
+			c.closeInbound()
 			// The answer to our close. A server closes TCP first
 			// (RFC 6455 §7.1.1); a client gives it CloseTimeout.
 			if c.side == ws.ServerSide {
@@ -138,7 +160,10 @@ func (c *Conn) readEnd(err error) {
 		}
 		// The peer closed first: the writer answers once the
 		// application's replies are out (see Inbound) and bounds the rest.
+		// readDone first: a Receive that sees the end of Inbound finds
+		// the close owed.
 		close(c.readDone)
+		c.closeInbound()
 		c.drain(0)
 	case errors.As(err, &pe):
 		// The peer broke the protocol: fail the connection with the
@@ -151,8 +176,8 @@ func (c *Conn) readEnd(err error) {
 		c.setErr(err)
 		c.pendCode, c.pendReason = pe.Code, pe.Reason
 		c.beginClosing()
-		c.closeInbound()
 		close(c.readDone)
+		c.closeInbound()
 		select {
 		case <-c.closeSentCh:
 			linger := withDefault(c.cfg.CloseTimeout, DefaultCloseTimeout)
@@ -216,8 +241,11 @@ func (c *Conn) closeWrite() bool {
 // that a peer that stopped reading cannot hold the closing handshake.
 func (c *Conn) beginClosing() {
 	c.state.CompareAndSwap(int32(StateOpen), int32(StateClosing))
-	c.closeMu.Do(func() { close(c.closing) })
-	_ = c.nc.SetWriteDeadline(time.Now().Add(withDefault(c.cfg.CloseTimeout, DefaultCloseTimeout)))
+	c.closeMu.Do(func() {
+		close(c.closing)
+		// Once: a later call must not push the bound further out.
+		_ = c.nc.SetWriteDeadline(time.Now().Add(withDefault(c.cfg.CloseTimeout, DefaultCloseTimeout)))
+	})
 }
 
 // closeInbound closes Inbound once.
@@ -232,11 +260,14 @@ func (c *Conn) closeInbound() {
 // or ctx is done. Once Inbound is closed it returns Err: a ws.CloseError
 // after a clean close. A sequential request/response loop written with
 // Receive gets its replies out before the Conn answers the peer's close,
-// because the end of Inbound shows that every message was handled.
+// however long they take (within CloseTimeout): once Receive has handed
+// out a message, the Conn waits for Receive to reach the end of Inbound
+// rather than for a lull in the send queue.
 func (c *Conn) Receive(ctx context.Context) (Message, error) {
 	select {
 	case m, ok := <-c.in:
 		if ok {
+			c.receiving.Store(true)
 			return m, nil
 		}
 		c.appDoneOnce.Do(func() { close(c.appDone) })

@@ -13,9 +13,10 @@ import (
 	"github.com/sluice-ws/sluice/ws"
 )
 
-// closeLinger is how long the send queue must stay empty, after the peer
-// closed and the application drained Inbound, before the Conn answers the
-// peer's close on its own.
+// closeLinger is how long the send queue must stay empty, after reading
+// ended on the peer's close or a violation and the application drained
+// Inbound, before the Conn sends its close frame on its own. It is also how
+// long a closing Conn waits for an application that takes no message.
 const closeLinger = 50 * time.Millisecond
 
 // writeLoop is the writing goroutine: every byte to the socket goes
@@ -31,10 +32,11 @@ func (c *Conn) writeLoop() {
 	linger := newStoppedTimer()
 	defer linger.Stop()
 	var lingerWait <-chan time.Time
+	var lastMessage time.Time // when the last message left the queue
 
 	var tick <-chan time.Time
 	var pongWait <-chan time.Time
-	var pingSent time.Time
+	var pingSent time.Duration // on the connection's monotonic clock
 	if c.cfg.PingInterval > 0 {
 		t := time.NewTicker(c.cfg.PingInterval)
 		defer t.Stop()
@@ -63,7 +65,7 @@ func (c *Conn) writeLoop() {
 		if w.out != nil {
 			select {
 			case m, ok := <-w.out:
-				lingerWait = nil
+				lastMessage = time.Now()
 				if !w.dequeued(m, ok) {
 					return
 				}
@@ -71,16 +73,10 @@ func (c *Conn) writeLoop() {
 			default:
 			}
 		}
-		// Nothing is ready: flush, then wait.
-		if bw.Buffered() > 0 && !w.flush() {
+		// Nothing is ready: flush (which also reports written messages
+		// to their Done channels), then wait.
+		if (bw.Buffered() > 0 || len(w.unflushed) > 0) && !w.flush() {
 			return
-		}
-		if readDone == nil && !c.closeSent.Load() && lingerWait == nil &&
-			c.inDone.Load() && len(c.in) == 0 && len(w.out) == 0 {
-			// The peer closed, the application has taken every
-			// message and queued nothing since: answer soon.
-			linger.Reset(closeLinger)
-			lingerWait = linger.C
 		}
 		select {
 		case req := <-c.fail:
@@ -92,15 +88,18 @@ func (c *Conn) writeLoop() {
 				return
 			}
 		case m, ok := <-w.out:
-			lingerWait = nil
+			lastMessage = time.Now()
 			if !w.dequeued(m, ok) {
 				return
 			}
 		case <-readDone:
-			// Answer at the latest after CloseTimeout.
+			// Send the close frame at the latest after CloseTimeout, and
+			// look every closeLinger whether the application is done.
 			readDone = nil
 			w.closeTimer.Reset(withDefault(c.cfg.CloseTimeout, DefaultCloseTimeout))
 			w.closeWait = w.closeTimer.C
+			linger.Reset(closeLinger)
+			lingerWait = linger.C
 		case <-appDone:
 			appDone = nil
 			if c.readEnded() && !w.answer() {
@@ -108,26 +107,46 @@ func (c *Conn) writeLoop() {
 			}
 		case <-lingerWait:
 			lingerWait = nil
+			if c.closeSent.Load() {
+				continue
+			}
+			// Done when the application has taken every message, reads
+			// with the range loop (Receive reports its own end), and
+			// has queued nothing for closeLinger.
+			quiet := closeLinger - time.Since(lastMessage)
+			idle := c.inDone.Load() && len(c.in) == 0 && len(w.out) == 0 && !c.receiving.Load()
+			if !idle || quiet > 0 {
+				if !idle || quiet > closeLinger {
+					quiet = closeLinger
+				}
+				linger.Reset(quiet)
+				lingerWait = linger.C
+				continue
+			}
 			if !w.answer() {
 				return
 			}
 		case <-tick:
-			if c.closeSent.Load() || c.delivering.Load() {
+			if c.State() != StateOpen || c.delivering.Load() {
+				// Closing is bounded by CloseTimeout; waiting for the
+				// application is not the peer's silence.
 				continue
 			}
-			idle := time.Since(time.Unix(0, c.nc.lastRead.Load()))
+			idle := c.nc.since() - time.Duration(c.nc.lastRead.Load())
 			if pongWait == nil && idle >= c.cfg.PingInterval*9/10 {
+				// The clock starts before the ping leaves: a fast pong
+				// must not look older than its ping.
+				pingSent = c.nc.since()
 				if !w.frame(ws.OpPing, nil) || !w.flush() {
 					return
 				}
-				pingSent = time.Now()
 				pongTimer.Reset(withDefault(c.cfg.PongTimeout, c.cfg.PingInterval))
 				pongWait = pongTimer.C
 			}
 		case <-pongWait:
 			pongWait = nil
-			last := time.Unix(0, c.nc.lastRead.Load())
-			if last.Before(pingSent) && !c.delivering.Load() {
+			last := time.Duration(c.nc.lastRead.Load())
+			if last < pingSent && !c.delivering.Load() && c.State() == StateOpen {
 				c.shutdown(errors.Join(ErrAbnormalClosure, ErrKeepaliveTimeout))
 				return
 			}
@@ -248,13 +267,23 @@ func notify(d chan<- error, err error) {
 // buffered is counted as dropped and told it was not sent.
 func (w *writerState) abandon() {
 	w.settle(errClosed)
-	for w.out != nil {
+	w.c.writerGone.Store(true)
+	if w.out != nil {
+		w.c.drainQueue()
+	}
+}
+
+// drainQueue empties the send queue after the writer has stopped, telling
+// each message it was not sent.
+func (c *Conn) drainQueue() {
+	defer func() { _ = recover() }() // tolerate an Outbound closed by the application meanwhile
+	for {
 		select {
-		case m, ok := <-w.out:
+		case m, ok := <-c.out:
 			if !ok {
 				return
 			}
-			w.c.dropped.Add(1)
+			c.dropped.Add(1)
 			notify(m.Done, errClosed)
 		default:
 			return
@@ -380,11 +409,11 @@ func (w *writerState) control(req control) bool {
 				}
 			}
 		}
-		if c.inDone.Load() && !req.fail {
+		if !req.fail && c.readEnded() {
 			// Reading has ended on the peer's close or on its protocol
 			// violation: whoever asks for the close frame, it carries
-			// the code and reason that call for (pendCode, published by
-			// closeInbound's atomic store).
+			// the code and reason that call for (pendCode, set before
+			// readDone was closed).
 			req.code, req.reason = c.pendCode, c.pendReason
 		}
 		// The close frame gets its own time to go out.
@@ -434,6 +463,14 @@ func (c *Conn) Send(ctx context.Context, m Message) (err error) {
 			err = errClosed
 		}
 	}()
+	// A nil error means queued; if the writer stopped meanwhile, no one
+	// else may take the message, so drain the queue here: its Done, if
+	// any, learns the outcome.
+	defer func() {
+		if err == nil && c.writerGone.Load() {
+			c.drainQueue()
+		}
+	}()
 	if c.cfg.Overflow != OverflowBlock {
 		select {
 		case c.out <- m:
@@ -466,16 +503,6 @@ func (c *Conn) Send(ctx context.Context, m Message) (err error) {
 
 // errClosed is returned by calls on a closed connection.
 var errClosed = fmt.Errorf("wsutil: connection closed: %w", net.ErrClosed)
-
-// requestClose asks the writer to send a close frame after the queued
-// messages.
-func (c *Conn) requestClose(code ws.StatusCode, reason string) {
-	req := control{op: ws.OpClose, code: code, reason: reason, flush: true}
-	select {
-	case c.ctl <- req:
-	case <-c.stop:
-	}
-}
 
 // failWith asks the writer to fail the connection: send a close frame with
 // code, ahead of anything queued, and close the socket. It never blocks:

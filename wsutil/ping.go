@@ -87,10 +87,15 @@ func getUint64(b []byte) (v uint64) {
 type countingConn struct {
 	net.Conn
 	in, out  atomic.Int64
-	lastRead atomic.Int64 // unix nanoseconds
+	epoch    time.Time    // set before the goroutines start
+	lastRead atomic.Int64 // a time.Duration since epoch
 }
 
-func (c *countingConn) touch() { c.lastRead.Store(time.Now().UnixNano()) }
+// since is the connection's monotonic clock: wall-clock steps cannot fake
+// or hide a keepalive timeout.
+func (c *countingConn) since() time.Duration { return time.Since(c.epoch) }
+
+func (c *countingConn) touch() { c.lastRead.Store(int64(c.since())) }
 
 func (c *countingConn) Read(p []byte) (int, error) {
 	n, err := c.Conn.Read(p)
@@ -110,10 +115,11 @@ func (c *countingConn) Write(p []byte) (int, error) {
 // WriteControl queues a ping or pong with the given payload (at most 125
 // bytes), ahead of queued messages: the seeds' ping(data) and pong(data),
 // a pong being an unsolicited heartbeat the peer does not answer. Ping
-// measures a round trip; use WriteControl to choose the payload. It
-// returns ErrOpCode for any other opcode or a longer payload, ctx.Err()
-// when ctx ends first, and an error matching net.ErrClosed once our close
-// frame is out or the connection has ended.
+// measures a round trip; use WriteControl to choose the payload. A nil
+// error means queued: a frame queued as our close frame leaves is not
+// sent. It returns ErrOpCode for any other opcode or a longer payload,
+// ctx.Err() when ctx ends first, and an error matching net.ErrClosed once
+// our close frame is out or the connection has ended.
 func (c *Conn) WriteControl(ctx context.Context, op ws.OpCode, payload []byte) error {
 	if (op != ws.OpPing && op != ws.OpPong) || len(payload) > ws.MaxControlPayload {
 		return ErrOpCode

@@ -305,9 +305,10 @@ func (r *Reader) nextDataFrame() (ws.Header, error) {
 			r.utf8.Reset()
 		}
 		r.raw += h.Length
-		// Without a decoder the wire size is the message size: refuse a
-		// frame that cannot fit before reading its payload.
-		if !r.encoded(h) && r.raw > r.maxMessage() {
+		// Without a decoder (no extension, or frame mode, which hands
+		// out frames as they are) the wire size is the message size:
+		// refuse a frame that cannot fit before reading its payload.
+		if (r.frameMode || !r.encoded(h)) && r.raw > r.maxMessage() {
 			return h, ErrMessageTooBig
 		}
 		r.frame, r.left, r.off = h, h.Length, 0
@@ -359,6 +360,7 @@ func (r *Reader) NextMessage() (ws.OpCode, error) {
 	if err := r.skip(true); err != nil {
 		return 0, err
 	}
+	r.frameMode = false
 	h, err := r.nextDataFrame()
 	if err != nil {
 		return 0, r.fail(err)
@@ -383,6 +385,7 @@ func (r *Reader) NextFrame() (ws.Header, error) {
 	if err := r.skip(false); err != nil {
 		return ws.Header{}, err
 	}
+	r.frameMode = true
 	h, err := r.nextDataFrame()
 	if err != nil {
 		return h, r.fail(err)
@@ -485,6 +488,28 @@ func (r *Reader) Read(p []byte) (int, error) {
 	return n, nil
 }
 
+// maxUntrustedGrowth is how far a buffer grows on a frame header's word
+// alone: past it, a buffer at most doubles, so memory follows the bytes
+// that arrive and a lying header cannot claim more.
+const maxUntrustedGrowth = 64 << 10
+
+// growPayload makes room in p, which is full, for more of a message:
+// left more bytes of the current frame (the header says), or an unknown
+// amount when decoding. It grows by what is left, but never by more than
+// maxUntrustedGrowth or p's size, whichever is larger, and never far past
+// limit.
+func growPayload(p []byte, left int64, decoding bool, limit int64) []byte {
+	grow := left
+	if decoding || grow == 0 {
+		grow = max(512, int64(cap(p)))
+	}
+	grow = min(grow, max(maxUntrustedGrowth, int64(cap(p))))
+	if room := limit - int64(len(p)); grow > room {
+		grow = room + 1
+	}
+	return slices.Grow(p, int(grow))
+}
+
 // ReadMessage reads the next whole message, after skipping what is left of
 // the current one. It appends the payload to dst[:0], growing it as needed,
 // and returns the message's opcode and payload. Given a dst with enough
@@ -499,16 +524,7 @@ func (r *Reader) ReadMessage(dst []byte) (ws.OpCode, []byte, error) {
 		// An unencoded message whose payload is all read needs no room:
 		// the next Read only reports its end.
 		if len(p) == cap(p) && (r.dec != nil || r.left > 0 || !r.frame.Fin) {
-			// Size the buffer to the frame when the wire tells it,
-			// else double it, never far past the limit.
-			grow := r.left
-			if r.dec != nil || grow == 0 {
-				grow = max(512, int64(cap(p)))
-			}
-			if room := r.maxMessage() - int64(len(p)); grow > room {
-				grow = room + 1
-			}
-			p = slices.Grow(p, int(grow))
+			p = growPayload(p, r.left, r.dec != nil, r.maxMessage())
 		}
 		n, err := r.Read(p[len(p):cap(p)])
 		p = p[:len(p)+n]
