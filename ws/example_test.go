@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/sluice-ws/sluice/ws"
 )
@@ -177,4 +178,58 @@ func ExampleStatusCode_ValidOnWire() {
 	// 1005 false
 	// 3000 true
 	// 5000 false
+}
+
+func ExampleAppendCloseBody() {
+	body := ws.AppendCloseBody(nil, ws.StatusGoingAway, "restart")
+	fmt.Printf("% x\n", body)
+	// Output: 03 e9 72 65 73 74 61 72 74
+}
+
+func ExampleCheckAccept() {
+	// A client checks the server's answer to its key (RFC 6455 §4.1).
+	key := []byte("dGhlIHNhbXBsZSBub25jZQ==")
+	fmt.Println(ws.CheckAccept(key, []byte("s3pPLMBiTxaQ9kYGzzhZRbK+xOo=")))
+	fmt.Println(ws.CheckAccept(key, []byte("AAAAAAAAAAAAAAAAAAAAAAAAAAA=")))
+	// Output:
+	// true
+	// false
+}
+
+func ExampleHeaderSize() {
+	for _, n := range []int64{125, 126, 65536} {
+		fmt.Println(n, ws.HeaderSize(ws.Header{Length: n}), ws.HeaderSize(ws.Header{Length: n, Masked: true}))
+	}
+	// Output:
+	// 125 2 6
+	// 126 4 8
+	// 65536 10 14
+}
+
+// A client masks each frame it builds by hand with a fresh key.
+func ExampleNewMask() {
+	f := ws.NewTextFrame([]byte("hi")).Masked(ws.NewMask())
+	wire := ws.AppendFrame(nil, f)
+	back, _, _ := ws.ParseFrame(wire)
+	fmt.Println(back.Header.Masked, string(back.Payload))
+	// Output: true hi
+}
+
+// A hook refuses a connection with its own status; the client gets it,
+// with the reason in X-WebSocket-Reject-Reason.
+func ExampleReject() {
+	u := ws.Upgrader{OnRequest: func(uri []byte) error {
+		if string(uri) != "/chat" {
+			return ws.Reject(404, "no such room")
+		}
+		return nil
+	}}
+	req := "GET /lobby HTTP/1.1\r\nHost: example.com\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+		"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+	resp, _, err := u.UpgradeBuffer(nil, []byte(req))
+	fmt.Println(err)
+	fmt.Println(strings.SplitN(string(resp), "\r\n", 2)[0])
+	// Output:
+	// ws: handshake rejected: 404 Not Found: no such room
+	// HTTP/1.1 404 Not Found
 }

@@ -218,3 +218,47 @@ func ExamplePrepare() {
 	// text news for everyone
 	// text news for everyone
 }
+
+// ReadMessage on a server: a client's ping is answered on the way to the
+// message.
+func ExampleReadMessage() {
+	var conn bytes.Buffer
+	_ = wsutil.WriteMessage(&conn, ws.ClientSide, ws.OpPing, nil)
+	_ = wsutil.WriteMessage(&conn, ws.ClientSide, ws.OpText, []byte("hello"))
+	var replies bytes.Buffer
+	rw := struct {
+		io.Reader
+		io.Writer
+	}{&conn, &replies}
+	op, p, err := wsutil.ReadMessage(rw, ws.ServerSide, nil)
+	fmt.Println(op, string(p), err)
+	pong, _ := ws.ReadFrame(&replies, 0)
+	fmt.Println(pong.Header.OpCode)
+	// Output:
+	// text hello <nil>
+	// pong
+}
+
+// WriteClose fires a close frame; CloseHandshake (see ExampleWriteMessage)
+// also waits for the answer.
+func ExampleWriteClose() {
+	var conn bytes.Buffer
+	_ = wsutil.WriteClose(&conn, ws.ServerSide, ws.StatusGoingAway, "restarting")
+	f, _ := ws.ReadFrame(&conn, 0)
+	code, reason, _ := ws.ParseCloseBody(f.Payload)
+	fmt.Println(f.Header.OpCode, int(code), string(reason))
+	// Output: close 1001 restarting
+}
+
+func ExampleCloseHandshake() {
+	server, client := net.Pipe()
+	go func() {
+		// The server reads, answering the close.
+		rw := bufio.NewReadWriter(bufio.NewReader(server), bufio.NewWriter(server))
+		_, _, _ = wsutil.ReadMessage(rw, ws.ServerSide, nil)
+		server.Close()
+	}()
+	err := wsutil.CloseHandshake(client, ws.ClientSide, ws.StatusNormalClosure, "bye")
+	fmt.Println(err)
+	// Output: ws: closed by peer: 1000 normal closure: bye
+}
