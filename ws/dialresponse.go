@@ -252,19 +252,6 @@ func readResponseHead(r io.Reader, buf []byte) (respHead, []byte, error) {
 	}
 }
 
-// headEnd returns the length of the response head at the start of b, up
-// to and including the empty line that ends it, or -1 when b holds no
-// complete head (see headScanner). The search resumes at from: 0, or the
-// start of a line after the status line.
-func headEnd(b []byte, from int) int {
-	s := headScanner{pos: from, started: from > 0}
-	end, err := s.scan(b, len(b)+1)
-	if err != nil {
-		return -1
-	}
-	return end
-}
-
 // parseHead parses a response head as headScanner delimits it. It rewrites
 // obsolete line folding in place into spaces (RFC 9112 §5.2).
 func parseHead(head []byte) (respHead, error) {

@@ -114,53 +114,75 @@ func readPayload(r io.Reader, n int64) ([]byte, error) {
 // out when f.Header.Masked is set. f.Payload itself is never modified.
 //
 // WriteFrame does not allocate in the steady state. With a *bufio.Writer it
-// encodes and masks straight into the writer's buffer.
+// encodes and masks straight into the writer's buffer. With any other
+// io.Writer, such as a bare net.Conn, a frame of up to 4 KiB, header
+// included, goes out in a single Write call: each call may be a syscall
+// and, on a TCP connection, a segment of its own.
 func WriteFrame(w io.Writer, f Frame) error {
-	if err := WriteHeader(w, f.Header); err != nil {
+	bw, ok := w.(*bufio.Writer)
+	if !ok {
+		return writeFrameChunks(w, f)
+	}
+	if err := WriteHeader(bw, f.Header); err != nil {
 		return err
 	}
 	if !f.Header.Masked {
-		_, err := w.Write(f.Payload)
+		_, err := bw.Write(f.Payload)
 		return err
 	}
-	return writeMasked(w, f.Payload, f.Header.Mask)
+	p, mask := f.Payload, f.Header.Mask
+	for off := 0; off < len(p); {
+		if bw.Available() == 0 {
+			if err := bw.Flush(); err != nil {
+				return err
+			}
+		}
+		b := bw.AvailableBuffer()
+		b = append(b, p[off:off+min(cap(b), len(p)-off)]...)
+		Cipher(b, mask, off)
+		if _, err := bw.Write(b); err != nil {
+			return err
+		}
+		off += len(b)
+	}
+	return nil
 }
 
-// maskChunk is the size of the pooled buffers that mask payloads for
-// writers other than *bufio.Writer.
+// maskChunk is the size of the pooled buffers through which WriteFrame
+// writes to writers other than *bufio.Writer.
 const maskChunk = 4 << 10
 
 var maskPool = sync.Pool{New: func() any { return new([maskChunk]byte) }}
 
-// writeMasked writes p masked with mask without touching p.
-func writeMasked(w io.Writer, p []byte, mask [4]byte) error {
-	if bw, ok := w.(*bufio.Writer); ok {
-		off := 0
-		for off < len(p) {
-			if bw.Available() == 0 {
-				if err := bw.Flush(); err != nil {
-					return err
-				}
-			}
-			b := bw.AvailableBuffer()
-			b = append(b, p[off:off+min(cap(b), len(p)-off)]...)
-			Cipher(b, mask, off)
-			if _, err := bw.Write(b); err != nil {
-				return err
-			}
-			off += len(b)
-		}
-		return nil
-	}
+// writeFrameChunks writes f through a pooled buffer: the header with as
+// much of the payload as fits after it, masked when f is, then the rest of
+// a masked payload chunk by chunk. An unmasked payload that does not fit
+// goes out in a second Write as it is, rather than copied.
+func writeFrameChunks(w io.Writer, f Frame) error {
 	buf := maskPool.Get().(*[maskChunk]byte)
 	defer maskPool.Put(buf)
-	for off := 0; off < len(p); {
-		n := copy(buf[:], p[off:])
+	hs := len(AppendHeader(buf[:0], f.Header))
+	p, mask := f.Payload, f.Header.Mask
+	if !f.Header.Masked && hs+len(p) > maskChunk {
+		if _, err := w.Write(buf[:hs]); err != nil {
+			return err
+		}
+		_, err := w.Write(p)
+		return err
+	}
+	n := copy(buf[hs:], p)
+	if f.Header.Masked {
+		Cipher(buf[hs:hs+n], mask, 0)
+	}
+	if _, err := w.Write(buf[:hs+n]); err != nil {
+		return err
+	}
+	for off := n; off < len(p); off += n {
+		n = copy(buf[:], p[off:])
 		Cipher(buf[:n], mask, off)
 		if _, err := w.Write(buf[:n]); err != nil {
 			return err
 		}
-		off += n
 	}
 	return nil
 }

@@ -78,30 +78,35 @@ var httpHandshakeFields = [...]struct {
 // returns the *RejectError, or the hijack error wrapped. After the hijack
 // it closes the connection on error.
 func (u *HTTPUpgrader) Upgrade(w http.ResponseWriter, r *http.Request) (net.Conn, Handshake, error) {
+	// The checks take []byte and net/http holds strings: the values are
+	// copied into a pooled buffer, which the 101 response then follows,
+	// rather than converted (and allocated) one by one. They are valid
+	// until Upgrade returns, longer than the hooks may keep them.
+	bp := upgradeBufs.get()
+	defer upgradeBufs.put(bp)
+	buf := (*bp)[:0]
+	var v []byte
+
 	var req handshakeRequest
 	req.get = r.Method == http.MethodGet
 	req.major, req.minor = r.ProtoMajor, r.ProtoMinor
 	if r.Host != "" {
-		req.hosts, req.host = 1, []byte(r.Host)
+		buf, req.host = appendValue(buf, r.Host)
+		req.hosts = 1
 	}
 	for _, f := range httpHandshakeFields {
-		for _, v := range r.Header[f.name] {
-			req.addField(f.kind, trimFieldSpace([]byte(v)))
+		for _, s := range r.Header[f.name] {
+			buf, v = appendValue(buf, s)
+			req.addField(f.kind, trimFieldSpace(v))
 		}
 	}
-	if err := req.check(); err != nil {
+	err := req.check()
+	if err == nil {
+		err = req.checkOrigin(u.CheckOrigin)
+	}
+	if err != nil {
 		writeHTTPReject(w, r, err)
 		return nil, Handshake{}, err
-	}
-	if req.origins == 1 {
-		check := u.CheckOrigin
-		if check == nil {
-			check = SameOrigin
-		}
-		if err := check(req.origin, req.host); err != nil {
-			writeHTTPReject(w, r, err)
-			return nil, Handshake{}, err
-		}
 	}
 
 	n := negotiator{
@@ -110,11 +115,17 @@ func (u *HTTPUpgrader) Upgrade(w http.ResponseWriter, r *http.Request) (net.Conn
 		extension:  u.Extension,
 		best:       len(u.Protocols),
 	}
-	for _, v := range r.Header["Sec-Websocket-Protocol"] {
-		n.offerProtocols([]byte(v))
+	if n.wantsProtocol() {
+		for _, s := range r.Header["Sec-Websocket-Protocol"] {
+			buf, v = appendValue(buf, s)
+			n.offerProtocols(v)
+		}
 	}
-	for _, v := range r.Header["Sec-Websocket-Extensions"] {
-		n.offerExtensions([]byte(v))
+	if n.extension != nil {
+		for _, s := range r.Header["Sec-Websocket-Extensions"] {
+			buf, v = appendValue(buf, s)
+			n.offerExtensions(v)
+		}
 	}
 	hs := Handshake{Protocol: n.protocol, Extensions: n.extensions()}
 
@@ -128,13 +139,11 @@ func (u *HTTPUpgrader) Upgrade(w http.ResponseWriter, r *http.Request) (net.Conn
 		hs.Buffered = bytes.Clone(p)
 	}
 
-	bp := upgradeBufs.get()
-	resp := appendSwitching((*bp)[:0], req.key, hs.Protocol, hs.Extensions, w.Header())
-	if t := u.timeout(); t > 0 {
+	resp := appendSwitching(buf[len(buf):], req.key, hs.Protocol, hs.Extensions, w.Header())
+	if t := handshakeTimeout(u.Timeout); t > 0 {
 		_ = conn.SetDeadline(time.Now().Add(t))
 	}
 	_, err = conn.Write(resp)
-	upgradeBufs.put(bp)
 	if err == nil {
 		// Also drops the deadlines the http.Server may have set.
 		err = conn.SetDeadline(time.Time{})
@@ -146,11 +155,12 @@ func (u *HTTPUpgrader) Upgrade(w http.ResponseWriter, r *http.Request) (net.Conn
 	return conn, hs, nil
 }
 
-func (u *HTTPUpgrader) timeout() time.Duration {
-	if u.Timeout == 0 {
-		return DefaultHandshakeTimeout
-	}
-	return u.Timeout
+// appendValue appends s to buf and returns buf and the copy of s in it.
+// The copy is capped, so that appending to it cannot overwrite what
+// follows, and it stays valid when a later append moves buf.
+func appendValue(buf []byte, s string) ([]byte, []byte) {
+	buf = append(buf, s...)
+	return buf, buf[len(buf)-len(s) : len(buf) : len(buf)]
 }
 
 // writeHTTPReject answers a failed handshake through w, as appendReject

@@ -99,6 +99,18 @@ func (r *handshakeRequest) check() error {
 	return nil
 }
 
+// checkOrigin runs the origin check, SameOrigin when check is nil, when
+// the request has an Origin field (RFC 6455 §10.2).
+func (r *handshakeRequest) checkOrigin(check func(origin, host []byte) error) error {
+	if r.origins != 1 {
+		return nil
+	}
+	if check == nil {
+		check = SameOrigin
+	}
+	return check(r.origin, r.host)
+}
+
 // validProtocolList reports whether v is a Sec-WebSocket-Protocol value: a
 // list of tokens (RFC 6455 §4.1). An empty value counts as an empty list.
 func validProtocolList(v []byte) bool {

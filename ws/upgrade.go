@@ -104,8 +104,9 @@ type Upgrader struct {
 // it.
 const upgradeBufSize = 4 << 10
 
-// upgradeBufs holds the buffers Upgrade reads into and HTTPUpgrader writes
-// the 101 response into. Buffers grown for a larger head are not put back.
+// upgradeBufs holds the buffers Upgrade reads into, and those into which
+// HTTPUpgrader copies the field values it checks and writes the 101
+// response. Buffers grown for a larger head are not put back.
 var upgradeBufs = bufPool{size: upgradeBufSize}
 
 // deadlineSetter is the part of net.Conn that Upgrade uses for Timeout.
@@ -130,7 +131,7 @@ type deadlineSetter interface {
 // Without a subprotocol or extension negotiated and with hooks that do not
 // allocate, Upgrade does not allocate.
 func (u *Upgrader) Upgrade(conn io.ReadWriter) (Handshake, error) {
-	if t := u.timeout(); t > 0 {
+	if t := handshakeTimeout(u.Timeout); t > 0 {
 		if d, ok := conn.(deadlineSetter); ok {
 			_ = d.SetDeadline(time.Now().Add(t)) // a dead conn fails the read below
 			defer d.SetDeadline(time.Time{})
@@ -267,16 +268,7 @@ func (u *Upgrader) runHooks(head, uri []byte, r *handshakeRequest) error {
 			rest = next
 		}
 	}
-	if r.origins == 1 {
-		check := u.CheckOrigin
-		if check == nil {
-			check = SameOrigin
-		}
-		if err := check(r.origin, r.host); err != nil {
-			return err
-		}
-	}
-	return nil
+	return r.checkOrigin(u.CheckOrigin)
 }
 
 func (u *Upgrader) maxHeaderBytes() int {
@@ -286,11 +278,13 @@ func (u *Upgrader) maxHeaderBytes() int {
 	return DefaultMaxHeaderBytes
 }
 
-func (u *Upgrader) timeout() time.Duration {
-	if u.Timeout == 0 {
+// handshakeTimeout returns the bound of a handshake whose Timeout field is
+// t: DefaultHandshakeTimeout for 0, none (t itself) when t is negative.
+func handshakeTimeout(t time.Duration) time.Duration {
+	if t == 0 {
 		return DefaultHandshakeTimeout
 	}
-	return u.Timeout
+	return t
 }
 
 // parseRequestHead parses a complete head, as headScanner delimits it, into r

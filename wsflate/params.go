@@ -1,6 +1,7 @@
 package wsflate
 
 import (
+	"bytes"
 	"strconv"
 
 	"github.com/gobwas/httphead"
@@ -147,6 +148,14 @@ func parseBits(v []byte) int {
 // ErrMalformedHeader when the value does not parse, or with the error of
 // ParseParams for the first invalid permessage-deflate element.
 func ParseExtensions(value []byte) ([]Params, error) {
+	if bytes.IndexByte(value, '\t') >= 0 {
+		// Optional whitespace may be HTAB (RFC 9110 §5.6.3), which
+		// httphead's lexer does not take for whitespace; ws reads it as
+		// SP too. A HTAB inside a quoted-string becomes a SP as well,
+		// which changes no permessage-deflate value from valid to
+		// invalid or back.
+		value = bytes.ReplaceAll(value, []byte{'\t'}, []byte{' '})
+	}
 	opts, ok := httphead.ParseOptions(value, nil)
 	if !ok && len(value) > 0 {
 		return nil, ErrMalformedHeader
