@@ -98,8 +98,14 @@ type Dialer struct {
 }
 
 // DefaultDialer is the Dialer that Dial uses. It takes its proxy from the
-// environment (HTTP_PROXY, HTTPS_PROXY, NO_PROXY).
-var DefaultDialer = &Dialer{Proxy: http.ProxyFromEnvironment}
+// environment (HTTP_PROXY, HTTPS_PROXY, NO_PROXY) and gives up on a dial
+// and handshake that take longer than DefaultDialTimeout, so that a
+// server that accepts and never answers cannot hold a caller whose
+// context has no deadline.
+var DefaultDialer = &Dialer{Proxy: http.ProxyFromEnvironment, Timeout: DefaultDialTimeout}
+
+// DefaultDialTimeout bounds DefaultDialer's dial and handshake.
+const DefaultDialTimeout = 45 * time.Second
 
 // Dial connects to the WebSocket server at urlstr with DefaultDialer. See
 // Dialer.Dial.

@@ -1131,3 +1131,10 @@ func BenchmarkDialerUpgrade(b *testing.B) {
 		}
 	}
 }
+
+// TestDefaultDialerTimeout: the package-level Dial does not wait forever
+// on a server that accepts and never answers.
+func TestDefaultDialerTimeout(t *testing.T) {
+	assert.Equal(t, ws.DefaultDialTimeout, ws.DefaultDialer.Timeout)
+	assert.Positive(t, ws.DefaultDialer.Timeout)
+}

@@ -41,7 +41,8 @@
 //
 // # Concurrency
 //
-// Package ws starts no goroutines and holds no locks. Functions are safe to
+// Package ws starts no goroutine that outlives a call (Dial watches its
+// context for the length of the call) and holds no locks. Functions are safe to
 // call concurrently on different values. Parser is a stateful value and is
 // not safe for concurrent use; Upgrader, HTTPUpgrader and Dialer are
 // configuration and may be shared by any number of goroutines once set up.

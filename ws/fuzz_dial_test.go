@@ -155,8 +155,7 @@ func FuzzParseHead(f *testing.F) {
 // headEnd returns the length of the response head at the start of b, up
 // to and including the empty line that ends it, or -1 when b holds no
 // complete head (see headScanner). The search resumes at from: 0, or the
-// start of a line after the status line. Only FuzzParseHead uses it, so it
-// left dialresponse.go for the tests; it belongs in fuzz_dial_test.go.
+// start of a line after the status line. Only FuzzParseHead uses it.
 func headEnd(b []byte, from int) int {
 	s := headScanner{pos: from, started: from > 0}
 	end, err := s.scan(b, len(b)+1)

@@ -147,7 +147,6 @@ func BenchmarkReviewHTTPUpgrader(b *testing.B) {
 	}
 }
 
-
 // reviewCountWriter counts Write calls and keeps the bytes written.
 type reviewCountWriter struct {
 	calls int

@@ -2,6 +2,7 @@ package wsflate_test
 
 import (
 	"bytes"
+	"io"
 	"testing"
 	"time"
 
@@ -128,4 +129,34 @@ func TestSharedEncoding(t *testing.T) {
 	require.NoError(t, err)
 	assert.Zero(t, rsv)
 	assert.Empty(t, out)
+}
+
+// TestFrameModeKeepsContext reads compressed messages with
+// wsutil.Reader.NextFrame under context takeover: each arrives whole and
+// decoded, and the next message, which refers back into it, still
+// inflates.
+func TestFrameModeKeepsContext(t *testing.T) {
+	t.Parallel()
+	c := handshake(t, &wsflate.Extension{}, &wsflate.Extension{})
+	msg := text(600, 3)
+	var wire bytes.Buffer
+	w := wsutil.NewWriterSize(&wire, ws.ServerSide, ws.OpText, 256) // fragments
+	w.Extension = c.serverSend
+	for range 3 {
+		_, err := w.Write(msg)
+		require.NoError(t, err)
+		require.NoError(t, w.Flush())
+	}
+	r := wsutil.NewReader(&wire, ws.ClientSide)
+	r.Extension = c.clientRecv
+	for i := range 3 {
+		h, err := r.NextFrame()
+		require.NoError(t, err, "message %d", i)
+		assert.True(t, h.Fin)
+		assert.Zero(t, h.Rsv)
+		assert.Equal(t, ws.OpText, h.OpCode)
+		got, err := io.ReadAll(r)
+		require.NoError(t, err, "message %d", i)
+		assert.Equal(t, msg, got, "message %d", i)
+	}
 }

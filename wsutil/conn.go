@@ -121,7 +121,8 @@ type Config struct {
 	// at most that many bytes.
 	FragmentSize int
 	// FrameMode delivers each data frame on Inbound as it arrives instead
-	// of whole messages (WebSocket-Node's assembleFragments: false).
+	// of whole messages (WebSocket-Node's assembleFragments: false). A
+	// compressed message arrives whole: see Reader.NextFrame.
 	FrameMode bool
 	// Extension, when set, binds the extension negotiated in the
 	// handshake to the connection: permessage-deflate is

@@ -59,8 +59,8 @@ type Reader struct {
 	// the usual OnControl.
 	OnControl func(h ws.Header, payload []byte) error
 	// Extension, if set, decodes messages whose first frame carries its
-	// RSV bits (permessage-deflate). NextFrame does not decode: it hands
-	// out frames as they are on the wire.
+	// RSV bits (permessage-deflate); NextFrame hands such a message out
+	// whole.
 	Extension RecvExtension
 
 	side ws.Side
@@ -378,9 +378,11 @@ func (r *Reader) NextMessage() (ws.OpCode, error) {
 // data frame, handling the control frames before it. It returns the
 // frame's header: its opcode is ws.OpContinuation for every frame of a
 // message but the first, and Fin marks the last. Read then returns the
-// frame's payload, as it is on the wire apart from the masking: an
-// extension does not decode it. UTF-8 is still checked across the frames
-// of a text message.
+// frame's payload, unmasked. UTF-8 is still checked across the frames of a
+// text message. A message compressed by the Extension is the exception:
+// its frames split the compressed stream, not the data, so NextFrame
+// returns it whole, decoded, as one frame with Fin set and no RSV bits
+// (its Length is that of the first frame on the wire).
 func (r *Reader) NextFrame() (ws.Header, error) {
 	if err := r.skip(false); err != nil {
 		return ws.Header{}, err
@@ -391,9 +393,18 @@ func (r *Reader) NextFrame() (ws.Header, error) {
 		return h, r.fail(err)
 	}
 	if r.encoded(h) {
-		r.text = false // compressed bytes are not UTF-8
+		// The frames of a compressed message split the compressed
+		// stream, not the data, and the next message may refer back
+		// into this one (context takeover): decode it whole and hand
+		// it out as one final frame.
+		if r.dec, err = r.Extension.NextReader(h, &r.src2); err != nil {
+			return h, r.fail(err)
+		}
+		r.active, r.frameMode = true, false
+		h.Fin, h.Rsv = true, 0
+		return h, nil
 	}
-	r.active, r.frameMode = true, true
+	r.active = true
 	return h, nil
 }
 
