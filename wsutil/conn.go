@@ -9,16 +9,19 @@ import (
 	"time"
 
 	"github.com/gobwas/httphead"
+	"github.com/sluice-ws/sluice/internal/bufpool"
 	"github.com/sluice-ws/sluice/ws"
 )
 
-//go:generate go run golang.org/x/tools/cmd/stringer@v0.52.0 -type=State,Overflow -linecomment -output=string.go
+//go:generate go run golang.org/x/tools/cmd/stringer@v0.52.0 -type=State,Overflow,BudgetPolicy -linecomment -output=string.go
 
 // Defaults of a zero Config.
 const (
-	DefaultInboundSize  = 16
-	DefaultOutboundSize = 64
-	DefaultCloseTimeout = 5 * time.Second
+	DefaultInboundSize    = 16
+	DefaultInboundBytes   = 1 << 20
+	DefaultOutboundBytes  = 1 << 20
+	DefaultCloseTimeout   = 5 * time.Second
+	DefaultMessageTimeout = 60 * time.Second // servers only
 )
 
 // Message is one WebSocket message travelling through a Conn.
@@ -26,9 +29,11 @@ type Message struct {
 	// OpCode is ws.OpText or ws.OpBinary (ws.OpContinuation for the
 	// later frames of a message in Config.FrameMode).
 	OpCode ws.OpCode
-	// Payload is the message data. A received payload belongs to the
-	// receiver. A sent payload must not be modified until the Conn has
-	// written it; Send and Outbound do not copy it.
+	// Payload is the message data. A sent payload must not be modified
+	// until the Conn has written it; Send and Outbound do not copy it. A
+	// payload received on Inbound or through Receive belongs to the
+	// application (see Release); one handed to Config.OnMessage is valid
+	// only until OnMessage returns.
 	Payload []byte
 	// Fragment is set in Config.FrameMode on every frame of a message but
 	// the last. It is ignored on sent messages.
@@ -44,7 +49,25 @@ type Message struct {
 	// itself returns an error.
 	Done chan<- error
 
-	prep *prepared // set by Prepare
+	prep *prepared    // set by Prepare
+	buf  *bufpool.Buf // the pooled buffer Payload lives in, if any
+}
+
+// Release gives the buffer of a received message back to the Conn's pool,
+// so that a later message reuses it instead of allocating: a server that
+// echoes or forwards large messages saves most of its garbage collection
+// this way. m.Payload must not be used after Release, which sets it to nil.
+// Messages that are never released are simply garbage collected.
+//
+// A message passed to Send may be released as soon as Send returns: Send
+// keeps the buffer until the message is written. Do not release a message
+// sent on Outbound, whose hand-over the Conn cannot see. Release does
+// nothing for messages whose payload the Conn did not allocate.
+func (m *Message) Release() {
+	if m.buf != nil {
+		m.buf.Release()
+	}
+	m.buf, m.Payload = nil, nil
 }
 
 // Overflow is what Send does when the send queue is full.
@@ -76,36 +99,56 @@ const (
 	StateClosed                  // closed
 )
 
-// Config configures a Conn. The zero value is ready to use: 16 MiB
-// messages, UTF-8 checks on, no keepalive, a 5 s close timeout.
+// Config configures a Conn. The zero value is ready to use and bounds
+// everything a peer can make the Conn hold: 16 MiB messages, 1 MiB waiting
+// in Inbound, 1 MiB queued for sending, and on a server 60 s to complete a
+// message once it has begun. UTF-8 checks are on; keepalive is off.
 type Config struct {
 	// MaxMessageSize and MaxFrameSize are the Reader's limits (0 means
-	// DefaultMaxMessageSize and no frame limit).
+	// DefaultMaxMessageSize and no frame limit). MaxMessageSize bounds a
+	// message after inflating, and the buffer that reassembles it.
 	MaxMessageSize int64
 	MaxFrameSize   int64
 	// SkipUTF8 turns off UTF-8 validation of received text.
 	SkipUTF8 bool
-	// ReadBufferSize and WriteBufferSize size the socket buffers
-	// (0 means 4096).
-	ReadBufferSize  int
-	WriteBufferSize int
-	// InboundSize is the capacity of the Inbound channel (0 means
-	// DefaultInboundSize). When it is full the Conn stops reading the
-	// socket, so a slow receiver slows the peer down through TCP flow
-	// control (the seeds' pause()/resume(), automatic).
-	InboundSize int
-	// OutboundSize is the capacity of the send queue (0 means
-	// DefaultOutboundSize).
-	OutboundSize int
-	// Overflow is what Send does when the queue is full. Sends straight
-	// on the Outbound channel always block.
+	// ReadBufferSize sizes the read buffer a Conn borrows while bytes
+	// arrive (0 means 4096); an idle Conn holds none.
+	ReadBufferSize int
+	// InboundSize is the capacity of the Inbound channel in messages (0
+	// means DefaultInboundSize), and InboundBytes bounds the bytes of the
+	// messages waiting in it (0 means DefaultInboundBytes). A message
+	// goes in only when both have room, or when Inbound is empty; while
+	// it waits the Conn reads nothing more from the socket, so a slow
+	// receiver slows the peer down through TCP flow control (the seeds'
+	// pause()/resume(), automatic). Go channels do not tell a sender when
+	// a value is taken, so while InboundBytes is the limit the Conn looks
+	// at Inbound again every few milliseconds, and at once after Receive.
+	InboundSize  int
+	InboundBytes int64
+	// OutboundBytes bounds the payload bytes queued for sending and not
+	// yet written (0 means DefaultOutboundBytes). One message is always
+	// accepted into an empty queue, whatever its size. When a message
+	// does not fit, Send follows Overflow.
+	OutboundBytes int64
+	// Overflow is what Send does when the queue is full. Sends on the
+	// Outbound channel always wait for room.
 	Overflow Overflow
+	// Budget, when set, bounds the bytes held by every Conn that shares
+	// it (see Budget), on top of the per-connection limits above.
+	Budget *Budget
+	// MessageTimeout bounds the time from a message's first frame to its
+	// last: a peer that trickles a message slower than that is failed with
+	// 1008 (ErrMessageTimeout), so it cannot hold a reassembly buffer for
+	// ever. 0 means DefaultMessageTimeout on a server and no bound on a
+	// client; a negative value means no bound. Time spent waiting for the
+	// Budget counts; time spent waiting for the application does not.
+	MessageTimeout time.Duration
 	// PingInterval, when positive, sends a ping whenever the connection
 	// has been quiet that long. If nothing at all arrives within
 	// PongTimeout after such a ping (0 means PingInterval), the
 	// connection is dropped with ErrKeepaliveTimeout. Time the Conn spends
-	// waiting for the application to drain Inbound does not count, and
-	// once closing has begun CloseTimeout bounds the rest instead. A ping
+	// waiting for the application or the Budget does not count, and once
+	// closing has begun CloseTimeout bounds the rest instead. A ping
 	// cannot leave while a write is blocked on a peer that does not read:
 	// set WriteTimeout to catch that.
 	PingInterval time.Duration
@@ -114,8 +157,10 @@ type Config struct {
 	// and for the server's TCP close after the handshake on a client (0
 	// means DefaultCloseTimeout; WebSocket-Node's closeTimeout).
 	CloseTimeout time.Duration
-	// WriteTimeout, when positive, bounds every socket write; a peer that
-	// does not read for that long fails the connection.
+	// WriteTimeout, when positive, fails the connection when a write to
+	// the socket makes no progress for that long (give or take an eighth:
+	// the deadline is moved only every WriteTimeout/8 while writing, to
+	// spare the cost of moving it before every write).
 	WriteTimeout time.Duration
 	// FragmentSize, when positive, splits sent messages into frames of
 	// at most that many bytes.
@@ -128,13 +173,49 @@ type Config struct {
 	// handshake to the connection: permessage-deflate is
 	// Extension: &wsflate.Extension{...}.
 	Extension Extension
+	// OnMessage, when set, is called with every message on the goroutine
+	// that reads the connection, instead of delivering it on Inbound: a
+	// Conn then needs no goroutine of the application's, which is what
+	// keeps an idle connection cheap. The message's payload is valid only
+	// until OnMessage returns (Send keeps what it sends alive until it is
+	// written; copy anything else you keep). While OnMessage runs the
+	// Conn reads nothing, so a slow handler slows the peer down. Close,
+	// Drop and Terminate called while OnMessage runs return without
+	// waiting for the connection to end, since the goroutine they would
+	// wait for is the one running OnMessage. Inbound then carries no
+	// messages and is closed when the connection ends.
+	OnMessage func(c *Conn, m Message)
 	// OnPing, if set, sees every ping (on the reading goroutine; do not
-	// block, and do not call Close, Drop or Terminate from it: they wait
-	// for that goroutine). Returning false suppresses the automatic pong.
+	// block). Returning false suppresses the automatic pong.
 	OnPing func(payload []byte) bool
-	// OnPong, if set, sees every pong, on the reading goroutine, with the
-	// same restrictions as OnPing.
+	// OnPong, if set, sees every pong, on the reading goroutine.
 	OnPong func(payload []byte)
+}
+
+// withDefaults fills in the defaults of the zero values for side.
+func (cfg Config) withDefaults(side ws.Side) Config {
+	cfg.InboundSize = withDefault(cfg.InboundSize, DefaultInboundSize)
+	cfg.InboundBytes = withDefault(cfg.InboundBytes, DefaultInboundBytes)
+	cfg.OutboundBytes = withDefault(cfg.OutboundBytes, DefaultOutboundBytes)
+	cfg.CloseTimeout = withDefault(cfg.CloseTimeout, DefaultCloseTimeout)
+	cfg.ReadBufferSize = withDefault(cfg.ReadBufferSize, DefaultReadBufferSize)
+	switch {
+	case cfg.MessageTimeout == 0 && side == ws.ServerSide:
+		cfg.MessageTimeout = DefaultMessageTimeout
+	case cfg.MessageTimeout < 0:
+		cfg.MessageTimeout = 0
+	}
+	if cfg.PingInterval > 0 {
+		cfg.PongTimeout = withDefault(cfg.PongTimeout, cfg.PingInterval)
+	}
+	return cfg
+}
+
+func withDefault[T int | int64 | time.Duration](v, def T) T {
+	if v <= 0 {
+		return def
+	}
+	return v
 }
 
 // Stats are a connection's counters. Bytes count everything on the wire,
@@ -143,24 +224,58 @@ type Stats struct {
 	BytesIn, BytesOut       int64
 	MessagesIn, MessagesOut int64
 	// Dropped counts messages that were not delivered: refused by
-	// OverflowDrop, put on Outbound with an opcode other than text or
-	// binary or after our close frame, or received while closing with
-	// the application no longer reading Inbound.
+	// OverflowDrop, left unsent when the connection ended, or received
+	// after our close frame while Inbound was full.
 	Dropped int64
 }
 
-// Conn is a WebSocket connection driven by two goroutines: one reads
-// messages into the Inbound channel, one writes what arrives on the
-// Outbound channel (and through Send). Control frames, keepalive, the
-// closing handshake and backpressure are handled for it. It works over any
-// net.Conn whose opening handshake is done, on either side.
+// phase is where a connection is in its closing handshake. Every
+// transition happens under Conn.mu; State maps the phases onto the four
+// public states.
+type phase uint8
+
+const (
+	// phaseOpen: messages flow both ways.
+	phaseOpen phase = iota
+	// phaseOwed: reading ended on the peer's close frame or on its
+	// protocol violation, and our close frame is owed once the
+	// application's replies are queued (Conn.owed says what it carries).
+	phaseOwed
+	// phaseQueued: our close frame is queued behind the messages before
+	// it; nothing more may be sent.
+	phaseQueued
+	// phaseSent: our close frame is on the wire. If the peer's has not
+	// arrived yet, the reader waits for it within CloseTimeout.
+	phaseSent
+	// phaseDone: the socket is closed.
+	phaseDone
+)
+
+// closeFrame is a close frame to send: its code (0 for no body) and
+// reason.
+type closeFrame struct {
+	code   ws.StatusCode
+	reason string
+}
+
+// Conn is a WebSocket connection: messages arrive on the Inbound channel
+// (or through Receive, or Config.OnMessage) and leave through the Outbound
+// channel or Send. Control frames, keepalive, the closing handshake and
+// backpressure are handled for it. It works over any net.Conn whose
+// opening handshake is done, on either side.
 //
-// Every write to the socket goes through the writing goroutine, pongs and
-// close frames included, so frames never interleave and any number of
-// goroutines may send at once. Messages leave in the order each path
-// received them: Outbound in channel order, Send calls in call order, and
-// a goroutine that uses both sees its own order kept because both feed
-// the same queue.
+// A Conn spends goroutines and buffers only while data moves. One
+// goroutine reads; it borrows a read buffer while bytes arrive and gives it
+// back when the connection goes quiet. Writing happens on a goroutine
+// started when something is queued, which exits once the queue is empty,
+// so an idle Conn waits to write on nothing. Outbound, when used, adds one
+// goroutine that hands what the application sends to the queue. Every
+// buffer a Conn holds is bounded in bytes (see Config and Budget).
+//
+// Every write to the socket goes through the one writing goroutine, pongs
+// and close frames included, so frames never interleave and any number of
+// goroutines may send at once. Messages sent with Send leave in call
+// order, messages sent on Outbound in channel order.
 //
 // Closing: Close(code, reason) or closing the Outbound channel starts the
 // closing handshake after the messages already queued; Terminate drops
@@ -168,121 +283,100 @@ type Stats struct {
 // Err then tells why. Every goroutine a Conn starts has exited once Done
 // is closed. All methods are safe for concurrent use.
 type Conn struct {
-	nc   countingConn
-	side ws.Side
-	cfg  Config
-	hs   ws.Handshake
-	recv RecvExtension
-	send SendExtension
+	nc      net.Conn
+	side    ws.Side
+	cfg     Config // with defaults applied
+	hs      ws.Handshake
+	sendExt SendExtension
 
-	in   chan Message
-	out  chan Message
-	ctl  chan control
-	fail chan control // a failure close, ahead of everything else
+	// Owned by the reading goroutine.
+	r        Reader
+	inq      inboundQueue
+	msgStart time.Time // when the message being read began
+	readDL   time.Time // the read deadline set on nc; guarded by mu
+	closeDL  time.Time // when the wait for the peer's close ends; guarded by mu
+	stalled  bool      // the application stopped taking messages while closing
+
+	in      chan Message     // Inbound
+	taken   chan struct{}    // poked by Receive after it takes a message
+	out     chan Message     // Outbound, made on first use
+	pumpCtl chan pumpRequest // Close and Receive to the Outbound goroutine
+	outOnce sync.Once
 
 	stop    chan struct{} // closed when the socket is closed
-	done    chan struct{} // closed when both goroutines have exited
-	closing chan struct{} // closed when the closing handshake begins
-	closeMu sync.Once
-	// readDone is closed by the reader when reading ended and we still
-	// owe the peer a close frame: its close frame arrived first, or it
-	// broke the protocol. pendCode and pendReason, the code and reason
-	// to send, are set before; the writer sends them once the
-	// application's replies are out.
-	readDone   chan struct{}
-	pendCode   ws.StatusCode
-	pendReason string
-	// appDone is closed when Receive has seen the end of Inbound: the
-	// application has handled every message.
-	appDone     chan struct{}
-	appDoneOnce sync.Once
-	inOnce      sync.Once
-	inDone      atomic.Bool   // Inbound is closed
-	peerGone    atomic.Bool   // the peer closed TCP after its close frame
-	closeSentCh chan struct{} // closed when closeSent is set
-	// receiving is set once Receive has handed out a message: the
-	// application reads with Receive, so the end of Inbound, not a lull
-	// in the send queue, tells that its replies are queued.
-	receiving atomic.Bool
-	// writerGone is set when the writer stops taking messages; a Send
-	// that races it drains the queue itself, so every queued message gets
-	// its outcome.
-	writerGone atomic.Bool
-	// stalled is set when the application stopped taking messages while
-	// the connection closes: later messages are dropped at once.
-	stalled atomic.Bool
+	done    chan struct{} // closed when the socket is closed and every goroutine has exited
+	appDone chan struct{} // closed when the application has said it sent its last reply
+	sentCh  chan struct{} // closed when our close frame is on the wire
 
-	stopped atomic.Bool
-	running atomic.Int32 // goroutines still running
+	mu          sync.Mutex
+	phase       phase                     // guarded by mu
+	recvClose   bool                      // guarded by mu; the peer's close frame has arrived
+	owed        closeFrame                // guarded by mu; what our close frame carries in phaseOwed
+	dropOnSent  bool                      // guarded by mu; close the socket as soon as our close frame is out
+	closeCalled bool                      // guarded by mu; Close or Drop was called
+	appFinished bool                      // guarded by mu; appDone is closed
+	inClosed    bool                      // guarded by mu; Inbound is closed
+	pumping     bool                      // guarded by mu; the Outbound goroutine runs
+	receiving   bool                      // guarded by mu; the application reads with Receive
+	err         error                     // guarded by mu; why the connection ended
+	running     int                       // guarded by mu; goroutines not yet exited
+	q           sendQueue                 // guarded by mu
+	pings       map[uint64]chan time.Time // guarded by mu; Ping waiters
+	pingSeq     uint64                    // guarded by mu
+	inCallback  atomic.Bool               // OnMessage is running
 
-	state       atomic.Int32
-	closeSent   atomic.Bool // our close frame is on the wire
-	closeRecv   atomic.Bool // the peer's close frame has arrived
-	closeCalled atomic.Bool
-	delivering  atomic.Bool // the reader waits for room in Inbound
+	keepalive *time.Timer
+	ka        keepaliveState // guarded by mu
 
-	mu      sync.Mutex
-	err     error                     // guarded by mu; why the connection ended
-	pings   map[uint64]chan time.Time // guarded by mu; Ping waiters
-	pingSeq uint64                    // guarded by mu
+	epoch    time.Time    // the Conn's monotonic clock starts here
+	lastRead atomic.Int64 // when bytes last arrived, as a time.Duration since epoch
+	waiting  atomic.Bool  // the reader waits for the application or the Budget
 
+	bytesIn, bytesOut        atomic.Int64
 	msgsIn, msgsOut, dropped atomic.Int64
 }
 
-// control is a request to the writing goroutine.
-type control struct {
-	op      ws.OpCode // OpPing, OpPong or OpClose
-	code    ws.StatusCode
-	n       uint8
-	payload [ws.MaxControlPayload]byte
-	reason  string
-	flush   bool // for OpClose: send queued messages first
-	fail    bool // for OpClose: ahead of queued messages, no flush
-	drop    bool // for OpClose: close the socket right after
-}
-
 // NewConn takes over conn, whose opening handshake hs is complete, and
-// starts its reading and writing goroutines. side is the role of this end.
-// Bytes in hs.Buffered are read before the socket. It fails only when
-// cfg.Extension cannot honour what the handshake accepted; conn is then
-// left open.
+// starts reading it. side is the role of this end. Bytes in hs.Buffered
+// are read before the socket. It fails only when cfg.Extension cannot
+// honour what the handshake accepted; conn is then left open.
 func NewConn(conn net.Conn, side ws.Side, hs ws.Handshake, cfg Config) (*Conn, error) {
 	c := &Conn{
-		side:        side,
-		cfg:         cfg,
-		hs:          hs,
-		stop:        make(chan struct{}),
-		done:        make(chan struct{}),
-		closing:     make(chan struct{}),
-		readDone:    make(chan struct{}),
-		appDone:     make(chan struct{}),
-		fail:        make(chan control, 1),
-		closeSentCh: make(chan struct{}),
+		nc:      conn,
+		side:    side,
+		cfg:     cfg.withDefaults(side),
+		hs:      hs,
+		stop:    make(chan struct{}),
+		done:    make(chan struct{}),
+		appDone: make(chan struct{}),
+		sentCh:  make(chan struct{}),
+		epoch:   time.Now(),
+		running: 1,
 	}
-	c.nc.Conn = conn
-	c.nc.epoch = time.Now()
-	c.nc.touch()
+	var recv RecvExtension
 	if cfg.Extension != nil {
 		var err error
-		if c.recv, c.send, err = cfg.Extension.Bind(side, hs.Extensions); err != nil {
+		if recv, c.sendExt, err = cfg.Extension.Bind(side, hs.Extensions); err != nil {
 			return nil, fmt.Errorf("wsutil: extension: %w", err)
 		}
 	}
-	c.in = make(chan Message, withDefault(cfg.InboundSize, DefaultInboundSize))
-	c.out = make(chan Message, withDefault(cfg.OutboundSize, DefaultOutboundSize))
-	c.ctl = make(chan control, 4)
-	c.state.Store(int32(StateOpen))
-	c.running.Store(2)
-	go c.readLoop()
-	go c.writeLoop()
-	return c, nil
-}
-
-func withDefault[T int | time.Duration](v, def T) T {
-	if v <= 0 {
-		return def
+	if c.cfg.OnMessage != nil {
+		c.in = make(chan Message)
+	} else {
+		c.in = make(chan Message, c.cfg.InboundSize)
+		c.taken = make(chan struct{}, 1)
+		c.inq.sizes = make([]int64, c.cfg.InboundSize)
+		c.cfg.Budget.register(c)
 	}
-	return v
+	c.initReader(recv)
+	c.hs.Buffered = nil // the Reader holds them now
+	if c.cfg.PingInterval > 0 {
+		c.mu.Lock() // the first tick must find the timer set
+		c.keepalive = time.AfterFunc(c.cfg.PingInterval, c.keepaliveTick)
+		c.mu.Unlock()
+	}
+	go c.readLoop()
+	return c, nil
 }
 
 // Inbound returns the channel of received messages. It is closed when no
@@ -292,22 +386,15 @@ func withDefault[T int | time.Duration](v, def T) T {
 // When the peer closes first, the Conn does not answer at once: replies to
 // the last messages may still be on their way. It sends its close frame
 // (echoing the peer's code and reason) after the messages queued by then,
-// as soon as the application closes Outbound, calls Close, or receives the
-// end of Inbound through Receive; failing that, once Inbound is drained
-// and the send queue has stayed empty for 50 ms; and at the latest after
-// CloseTimeout. A protocol violation by the peer ends Inbound the same way,
-// and the close frame that fails the connection (1002, 1007, 1009) follows
-// the same rules.
+// as soon as the application says it is done: it closes Outbound, calls
+// Close, or receives the end of Inbound through Receive (with OnMessage,
+// as soon as the last call has returned). An application that does none
+// of these is taken to be done once it has taken every message from
+// Inbound and queued nothing for 50 ms; at the latest the answer leaves
+// after CloseTimeout. A protocol violation by the peer ends Inbound the
+// same way, and the close frame that fails the connection (1002, 1007,
+// 1009) follows the same rules.
 func (c *Conn) Inbound() <-chan Message { return c.in }
-
-// Outbound returns the channel that feeds the send queue. Sending blocks
-// while the queue is full. Once the connection has ended, a send is
-// accepted while the queue has room and the message is lost, and blocks
-// forever after that: select on Done as well, and use Send or
-// Message.Done when the outcome matters. Closing it asks for a graceful close (code 1000)
-// after the messages already queued; do not close it while another
-// goroutine may still send on it or call Send.
-func (c *Conn) Outbound() chan<- Message { return c.out }
 
 // Done returns a channel that is closed once the connection has ended and
 // its goroutines have exited.
@@ -321,7 +408,8 @@ func (c *Conn) Done() <-chan struct{} { return c.done }
 //     the cause: an I/O error, ErrKeepaliveTimeout, ErrCloseTimeout or
 //     net.ErrClosed after Terminate;
 //   - the *ws.ProtocolError the peer caused, after we failed the
-//     connection with its code;
+//     connection with its code (ErrMessageTimeout and ErrBudgetExhausted
+//     among them);
 //   - ErrQueueFull after an overflow policy closed it.
 func (c *Conn) Err() error {
 	c.mu.Lock()
@@ -329,17 +417,27 @@ func (c *Conn) Err() error {
 	return c.err
 }
 
-// setErr records the first reason the connection ends.
-func (c *Conn) setErr(err error) {
-	c.mu.Lock()
+// setErrLocked records the first reason the connection ends.
+func (c *Conn) setErrLocked(err error) {
 	if c.err == nil {
 		c.err = err
 	}
-	c.mu.Unlock()
 }
 
 // State returns the connection's state.
-func (c *Conn) State() State { return State(c.state.Load()) }
+func (c *Conn) State() State {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	switch c.phase {
+	case phaseOpen:
+		return StateOpen
+	case phaseDone:
+		if c.running == 0 {
+			return StateClosed
+		}
+	}
+	return StateClosing
+}
 
 // Protocol returns the negotiated subprotocol, or "".
 func (c *Conn) Protocol() string { return c.hs.Protocol }
@@ -349,17 +447,21 @@ func (c *Conn) Extensions() []httphead.Option { return c.hs.Extensions }
 
 // NetConn returns the underlying connection. Reading or writing it
 // directly corrupts the WebSocket stream.
-func (c *Conn) NetConn() net.Conn { return c.nc.Conn }
+func (c *Conn) NetConn() net.Conn { return c.nc }
 
-// Buffered returns how many messages wait in the send queue (the seeds'
-// bufferedAmount, counted in messages).
-func (c *Conn) Buffered() int { return len(c.out) }
+// Buffered returns how many payload bytes wait in the send queue (the
+// seeds' bufferedAmount).
+func (c *Conn) Buffered() int64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.q.bytes
+}
 
 // Stats returns the connection's counters.
 func (c *Conn) Stats() Stats {
 	return Stats{
-		BytesIn:     c.nc.in.Load(),
-		BytesOut:    c.nc.out.Load(),
+		BytesIn:     c.bytesIn.Load(),
+		BytesOut:    c.bytesOut.Load(),
 		MessagesIn:  c.msgsIn.Load(),
 		MessagesOut: c.msgsOut.Load(),
 		Dropped:     c.dropped.Load(),
@@ -371,35 +473,34 @@ func (c *Conn) Stats() Stats {
 // Config.CloseTimeout for the peer's close, then closes the socket. When
 // the peer has closed first, Close sends the answer instead, echoing the
 // peer's code and reason. It returns nil after a clean handshake and the
-// reason otherwise (see Err).
+// reason otherwise (see Err). Called while OnMessage runs, it returns nil
+// once the close frame is queued.
 // The first call does the work; later calls, and a call after the
 // connection already ended, return an error matching net.ErrClosed.
 func (c *Conn) Close(code ws.StatusCode, reason string) error {
 	if code != 0 && !code.ValidOnWire() {
 		return fmt.Errorf("wsutil: close code %d may not be sent", code)
 	}
-	if !c.closeCalled.CompareAndSwap(false, true) || c.stopped.Load() {
+	c.mu.Lock()
+	if c.closeCalled || c.phase == phaseDone {
+		c.mu.Unlock()
 		return errClosed
 	}
-	// Bound everything, queuing the request included: a writer stuck on
-	// a peer that does not read (on a connection without deadlines) must
-	// not hold Close.
-	timeout := withDefault(c.cfg.CloseTimeout, DefaultCloseTimeout)
-	t := time.NewTimer(2*timeout + time.Second)
+	c.closeCalled = true
+	c.mu.Unlock()
+	// Bound the wait: a writer stuck on a peer that does not read (on a
+	// connection without deadlines) must not hold Close.
+	t := time.NewTimer(2*c.cfg.CloseTimeout + time.Second)
 	defer t.Stop()
-	c.beginClosing()
+	if !c.finishApp(closeFrame{code, reason}, true, nil, t.C) || c.inCallback.Load() {
+		return nil
+	}
 	select {
-	case c.ctl <- control{op: ws.OpClose, code: code, reason: reason, flush: true}:
-		select {
-		case <-c.done:
-		case <-t.C:
-			c.shutdown(errors.Join(ErrAbnormalClosure, ErrCloseTimeout))
-		}
-	case <-c.stop:
+	case <-c.done:
 	case <-t.C:
 		c.shutdown(errors.Join(ErrAbnormalClosure, ErrCloseTimeout))
+		<-c.done
 	}
-	<-c.done
 	err := c.Err()
 	var ce ws.CloseError
 	if errors.As(err, &ce) && ce.Code != ws.StatusAbnormalClosure {
@@ -408,29 +509,46 @@ func (c *Conn) Close(code ws.StatusCode, reason string) error {
 	return err
 }
 
+// queueCloseLocked queues our close frame behind the messages queued so
+// far, when none is queued or sent yet: f, or the answer we owe.
+func (c *Conn) queueCloseLocked(f closeFrame) {
+	switch c.phase {
+	case phaseOpen:
+	case phaseOwed:
+		f = c.owed
+	default:
+		return
+	}
+	c.phase = phaseQueued
+	c.limitWritesLocked()
+	c.enqueueLocked(closeMessage(f), false)
+}
+
 // Drop sends a close frame with code and reason ahead of anything queued,
 // then closes the socket without waiting for the peer's answer
 // (WebSocket-Node's drop(), for error conditions), and waits for the
-// goroutines to exit. Queued messages are not sent. Err then matches
-// ErrAbnormalClosure and net.ErrClosed. It returns an error matching
-// net.ErrClosed when the connection is already closing or closed.
+// goroutines to exit (except while OnMessage runs). Queued messages are
+// not sent. Err then matches ErrAbnormalClosure and net.ErrClosed. It
+// returns an error matching net.ErrClosed when the connection is already
+// closing or closed.
 func (c *Conn) Drop(code ws.StatusCode, reason string) error {
 	if code != 0 && !code.ValidOnWire() {
 		return fmt.Errorf("wsutil: close code %d may not be sent", code)
 	}
-	if !c.closeCalled.CompareAndSwap(false, true) || c.stopped.Load() || c.closeSent.Load() {
+	c.mu.Lock()
+	if c.closeCalled || c.phase >= phaseSent {
+		c.mu.Unlock()
 		return errClosed
 	}
-	c.setErr(errors.Join(ErrAbnormalClosure, net.ErrClosed))
-	c.beginClosing()
-	select {
-	case c.fail <- control{op: ws.OpClose, code: code, reason: reason, fail: true, drop: true}:
-	default:
-		// A failure is already on its way: end it now.
-		c.shutdown(nil)
+	c.closeCalled = true
+	c.setErrLocked(errors.Join(ErrAbnormalClosure, net.ErrClosed))
+	c.failLocked(closeFrame{code, reason}, true)
+	c.mu.Unlock()
+	if c.inCallback.Load() {
+		return nil
 	}
 	// Bounded even on a connection without deadlines.
-	t := time.NewTimer(withDefault(c.cfg.CloseTimeout, DefaultCloseTimeout))
+	t := time.NewTimer(c.cfg.CloseTimeout)
 	defer t.Stop()
 	select {
 	case <-c.done:
@@ -441,42 +559,149 @@ func (c *Conn) Drop(code ws.StatusCode, reason string) error {
 	return nil
 }
 
+// failLocked sends the close frame f ahead of every queued message, which
+// will not be sent, and with drop closes the socket right after it.
+func (c *Conn) failLocked(f closeFrame, drop bool) {
+	if c.phase >= phaseSent {
+		return
+	}
+	c.phase = phaseQueued
+	c.dropOnSent = c.dropOnSent || drop
+	c.limitWritesLocked()
+	c.enqueueLocked(closeMessage(f), true)
+}
+
 // Terminate closes the socket at once, without a closing handshake (the
-// seeds' terminate()/destroy()), and waits for the goroutines to exit. Err
-// then matches ErrAbnormalClosure and net.ErrClosed. Later calls return an
-// error matching net.ErrClosed.
+// seeds' terminate()/destroy()), and waits for the goroutines to exit
+// (except while OnMessage runs). Err then matches ErrAbnormalClosure and
+// net.ErrClosed. Later calls return an error matching net.ErrClosed.
 func (c *Conn) Terminate() error {
-	if !c.shutdown(errors.Join(ErrAbnormalClosure, net.ErrClosed)) {
+	first := c.shutdown(errors.Join(ErrAbnormalClosure, net.ErrClosed))
+	if !c.inCallback.Load() {
 		<-c.done
+	}
+	if !first {
 		return errClosed
 	}
-	<-c.done
 	return nil
 }
 
 // shutdown records err, closes the socket and wakes every goroutine. It
 // reports whether this call did it.
 func (c *Conn) shutdown(err error) bool {
-	c.setErr(err)
-	if !c.stopped.CompareAndSwap(false, true) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.setErrLocked(err)
+	if c.phase == phaseDone {
 		return false
 	}
-	c.state.Store(int32(StateClosing))
+	c.phase = phaseDone
 	_ = c.nc.Close()
 	close(c.stop)
+	if c.keepalive != nil {
+		c.keepalive.Stop()
+	}
+	for seq, ch := range c.pings {
+		close(ch)
+		delete(c.pings, seq)
+	}
+	c.abandonLocked()
+	c.wakeSendersLocked()
+	c.finishLocked()
 	return true
 }
 
-// exit marks one goroutine as finished; the last one closes done.
-func (c *Conn) exit() {
-	if c.running.Add(-1) == 0 {
-		c.state.Store(int32(StateClosed))
-		c.mu.Lock()
-		for seq, ch := range c.pings {
-			close(ch)
-			delete(c.pings, seq)
+// abandonLocked settles what is still queued when the connection ends:
+// every message learns it was not sent.
+func (c *Conn) abandonLocked() {
+	var bytes int64
+	for _, m := range c.q.items {
+		if m.OpCode == ws.OpClose {
+			continue
 		}
-		c.mu.Unlock()
-		close(c.done)
+		bytes += int64(len(m.Payload))
+		c.dropped.Add(1)
+		notify(m.Done, errClosed)
+		if m.buf != nil {
+			m.buf.Release()
+		}
+	}
+	clear(c.q.items)
+	c.q.items = c.q.items[:0]
+	c.q.prio = c.q.prio[:0]
+	c.q.bytes -= bytes
+	c.cfg.Budget.release(bytes)
+}
+
+// exit marks one goroutine as finished.
+func (c *Conn) exit() {
+	c.mu.Lock()
+	c.running--
+	c.finishLocked()
+	c.mu.Unlock()
+}
+
+// finishLocked closes done once the socket is closed and every goroutine
+// has exited.
+func (c *Conn) finishLocked() {
+	if c.phase == phaseDone && c.running == 0 {
+		select {
+		case <-c.done:
+		default:
+			close(c.done)
+		}
 	}
 }
+
+// finishApp records that the application has queued its last reply, so
+// that an answer we owe the peer may leave, and with close queues our close
+// frame f (or the answer we owe). When the application sends on Outbound,
+// the Outbound goroutine does it, after the messages it took before: a
+// message sent on Outbound, then Close, leaves before the close frame. It
+// reports false when the connection ended, or cancel or timeout fired,
+// first.
+func (c *Conn) finishApp(f closeFrame, close bool, cancel <-chan struct{}, timeout <-chan time.Time) bool {
+	c.mu.Lock()
+	pumping := c.pumping
+	if !pumping {
+		c.finishAppLocked()
+		if close {
+			c.queueCloseLocked(f)
+		}
+	}
+	c.mu.Unlock()
+	if !pumping {
+		return true
+	}
+	select {
+	case c.pumpCtl <- pumpRequest{close: close, f: f}:
+		return true
+	case <-c.stop:
+	case <-cancel:
+	case <-timeout:
+	}
+	return false
+}
+
+// finishAppLocked records that the application has queued its last
+// reply, so that an answer we owe the peer may leave.
+func (c *Conn) finishAppLocked() {
+	if !c.appFinished {
+		c.appFinished = true
+		close(c.appDone)
+	}
+}
+
+// limitWritesLocked bounds every pending and future write by
+// CloseTimeout once closing has begun, so that a peer that stopped reading
+// cannot hold the closing handshake. It moves the deadline only once.
+func (c *Conn) limitWritesLocked() {
+	if c.q.closing {
+		return
+	}
+	c.q.closing = true
+	_ = c.nc.SetWriteDeadline(time.Now().Add(c.cfg.CloseTimeout))
+}
+
+// errClosed is returned by calls on a closed connection.
+var errClosed = fmt.Errorf("wsutil: connection closed: %w", net.ErrClosed)

@@ -27,6 +27,15 @@ var (
 	// before the message's payload did.
 	ErrTrailingData = &ws.ProtocolError{Code: ws.StatusInvalidFramePayloadData, Reason: "encoded message has trailing data"}
 
+	// ErrMessageTimeout reports a message that did not arrive whole
+	// within Config.MessageTimeout of its first frame: the Conn fails the
+	// connection with 1008 (policy violation).
+	ErrMessageTimeout = &ws.ProtocolError{Code: ws.StatusPolicyViolation, Reason: "message not completed in time"}
+	// ErrBudgetExhausted reports a message that the Budget, under
+	// BudgetRefuse, had no room for: the Conn fails the connection with
+	// 1013 (try again later).
+	ErrBudgetExhausted = &ws.ProtocolError{Code: ws.StatusTryAgainLater, Reason: "server out of memory budget"}
+
 	// ErrNoMessage reports a Read with no message or frame started: call
 	// NextMessage or NextFrame first.
 	ErrNoMessage = errors.New("wsutil: no message in progress")
@@ -49,4 +58,10 @@ var (
 	// message must be text or binary, a control payload at most 125
 	// bytes.
 	ErrOpCode = errors.New("wsutil: opcode or payload not allowed here")
+
+	// The ways a wait for Budget bytes ends without them.
+	errBudgetTooBig   = errors.New("wsutil: more than the whole budget")
+	errBudgetStopped  = errors.New("wsutil: connection ended while waiting for the budget")
+	errBudgetCanceled = errors.New("wsutil: canceled while waiting for the budget")
+	errBudgetTimeout  = errors.New("wsutil: timed out waiting for the budget")
 )

@@ -94,7 +94,7 @@ func ExampleConn_Drop() {
 // Send under a slow peer: OverflowDrop refuses messages instead of waiting.
 func ExampleConn_Send() {
 	a, b := net.Pipe() // nobody reads b: the queue fills up
-	s, err := wsutil.NewConn(a, ws.ServerSide, ws.Handshake{}, wsutil.Config{OutboundSize: 1, Overflow: wsutil.OverflowDrop})
+	s, err := wsutil.NewConn(a, ws.ServerSide, ws.Handshake{}, wsutil.Config{OutboundBytes: 4, Overflow: wsutil.OverflowDrop})
 	if err != nil {
 		panic(err)
 	}

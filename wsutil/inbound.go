@@ -2,125 +2,391 @@ package wsutil
 
 import (
 	"context"
-	"errors"
 	"io"
-	"os"
 	"time"
 
+	"github.com/sluice-ws/sluice/internal/bufpool"
 	"github.com/sluice-ws/sluice/ws"
 )
 
-// readLoop is the reading goroutine: it owns the Reader and the Inbound
-// channel, which it closes on exit.
-func (c *Conn) readLoop() {
-	defer c.exit()
-	defer c.closeInbound()
-	r := NewReaderSize(&c.nc, c.side, withDefault(c.cfg.ReadBufferSize, DefaultReadBufferSize))
-	r.preload(c.hs.Buffered)
+// connSource is the Conn as the Reader's source: it counts the bytes that
+// arrive and when they last did, for Stats and keepalive.
+type connSource Conn
+
+func (s *connSource) Read(p []byte) (int, error) {
+	c := (*Conn)(s)
+	n, err := c.nc.Read(p)
+	if n > 0 {
+		c.bytesIn.Add(int64(n))
+		c.touch()
+	}
+	return n, err
+}
+
+// since is the connection's monotonic clock: wall-clock steps cannot fake
+// or hide a keepalive timeout.
+func (c *Conn) since() time.Duration { return time.Since(c.epoch) }
+
+// touch records that the peer was heard from now.
+func (c *Conn) touch() { c.lastRead.Store(int64(c.since())) }
+
+// initReader sets up the Reader the reading goroutine owns: it borrows a
+// read buffer only while bytes arrive (lean), and lets the Conn arm its
+// read deadlines before each blocking read.
+func (c *Conn) initReader(recv RecvExtension) {
+	r := &c.r
+	r.Reset((*connSource)(c), c.side)
 	r.MaxMessageSize = c.cfg.MaxMessageSize
 	r.MaxFrameSize = c.cfg.MaxFrameSize
 	r.SkipUTF8 = c.cfg.SkipUTF8
-	r.Extension = c.recv
+	r.Extension = recv
 	r.OnControl = c.onControl
+	r.lean = c.cfg.ReadBufferSize
+	r.wait = c.readWait
+	r.buf = r.small[:]
+	r.preload(c.hs.Buffered)
+}
+
+// readLoop is the reading goroutine: it owns the Reader and the sending
+// side of Inbound, which it closes on exit.
+func (c *Conn) readLoop() {
+	defer c.exit()
+	defer c.closeInbound()
+	defer c.r.releaseBuffer()
+	c.touch()
 	for {
-		var m Message
-		var err error
-		if c.cfg.FrameMode {
-			m, err = readFrameMessage(r)
-		} else {
-			m.OpCode, m.Payload, err = r.ReadMessage(nil)
-		}
+		m, held, err := c.readMessage()
 		if err != nil {
 			c.readEnd(err)
 			return
 		}
 		c.msgsIn.Add(1)
-		select {
-		case c.in <- m:
-			continue
-		default:
-		}
-		// The application is behind: stop reading (TCP flow control
-		// slows the peer) and keep keepalive from counting the wait.
-		c.delivering.Store(true)
-		c.deliver(m)
-		c.nc.touch() // before clearing delivering: keepalive reads them in the other order
-		c.delivering.Store(false)
-		if c.stopped.Load() {
+		if !c.deliver(m, held) {
 			return
 		}
 	}
 }
 
-// deliver waits for room in Inbound. While the connection closes, an
-// application that takes no message for closeLinger is taken to have
-// stopped reading: its messages are dropped from then on, so that the
-// reader gets to the peer's close frame (RFC 6455 §1.4 lets a closing
-// endpoint discard data).
-func (c *Conn) deliver(m Message) {
-	select {
-	case c.in <- m:
-		return
-	case <-c.closing:
-	case <-c.stop:
-		return
-	}
-	if !c.stalled.Load() {
-		t := time.NewTimer(closeLinger)
-		defer t.Stop()
-		select {
-		case c.in <- m:
-			return
-		case <-t.C:
-			c.stalled.Store(true)
-		case <-c.stop:
-			return
+// readMessage reads the next message, or the next frame in FrameMode, into
+// a pooled buffer. held is what the buffer counts against the Budget.
+func (c *Conn) readMessage() (m Message, held int64, err error) {
+	r := &c.r
+	if c.cfg.FrameMode {
+		var h ws.Header
+		if h, err = r.NextFrame(); err != nil {
+			return m, 0, err
 		}
+		if h.OpCode != ws.OpContinuation {
+			c.msgStart = time.Now()
+		}
+		m.OpCode, m.Fragment = h.OpCode, !h.Fin
+	} else {
+		if m.OpCode, err = r.NextMessage(); err != nil {
+			return m, 0, err
+		}
+		c.msgStart = time.Now()
 	}
-	c.dropped.Add(1)
+	if m.buf, held, err = c.readPayload(); err != nil {
+		return Message{}, 0, err
+	}
+	if m.buf != nil {
+		m.Payload = m.buf.B
+	}
+	return m, held, nil
 }
 
-// readFrameMessage reads one data frame as a Message, for FrameMode.
-func readFrameMessage(r *Reader) (Message, error) {
-	h, err := r.NextFrame()
-	if err != nil {
-		return Message{}, err
-	}
-	// The header's length is checked against the limit, but memory
-	// follows the bytes that arrive (growPayload), not the claim.
+// readPayload reads the rest of the current message (or frame) into a
+// pooled buffer. Memory follows the bytes that arrive, not what a header
+// claims (see growSize), within MaxMessageSize and the Budget. It returns
+// a nil buffer for an empty message.
+func (c *Conn) readPayload() (*bufpool.Buf, int64, error) {
+	r := &c.r
+	var b *bufpool.Buf
 	var p []byte
 	for {
-		if len(p) == cap(p) && r.left > 0 {
-			p = growPayload(p, r.left, false, r.maxMessage())
+		if len(p) == cap(p) && r.needsRoom() {
+			nb, err := c.growPayload(b, len(p))
+			if err != nil {
+				c.releasePayload(b)
+				return nil, 0, err
+			}
+			b, p = nb, nb.B[:len(p):cap(nb.B)]
 		}
 		n, err := r.Read(p[len(p):cap(p)])
 		p = p[:len(p)+n]
 		if err == io.EOF {
-			return Message{OpCode: h.OpCode, Payload: p, Fragment: !h.Fin}, nil
+			if b == nil {
+				return nil, 0, nil
+			}
+			b.B = p
+			return b, int64(cap(p)), nil
 		}
 		if err != nil {
-			return Message{}, err
+			c.releasePayload(b)
+			return nil, 0, err
 		}
 	}
 }
 
+// growPayload returns a buffer with room for more of the message, holding
+// the n bytes read so far into b, and gives b back.
+func (c *Conn) growPayload(b *bufpool.Buf, n int) (*bufpool.Buf, error) {
+	r := &c.r
+	old := 0
+	if b != nil {
+		old = cap(b.B)
+	}
+	size := bufpool.ClassSize(n + growSize(n, old, r.left, r.dec != nil, r.maxMessage()))
+	if err := c.reserve(int64(size)); err != nil {
+		return nil, err
+	}
+	nb := bufpool.Get(size)
+	nb.B = nb.B[:cap(nb.B)]
+	if b != nil {
+		copy(nb.B, b.B[:n])
+		c.releasePayload(b)
+	}
+	return nb, nil
+}
+
+// releasePayload gives back a buffer the reader no longer needs, and the
+// Budget bytes it held.
+func (c *Conn) releasePayload(b *bufpool.Buf) {
+	if b != nil {
+		c.cfg.Budget.release(int64(cap(b.B)))
+		b.Release()
+	}
+}
+
+// reserve takes n bytes of the Budget for the message being read,
+// following the Budget's policy when they are not free.
+func (c *Conn) reserve(n int64) error {
+	b := c.cfg.Budget
+	if b.tryAcquire(n) {
+		return nil
+	}
+	switch {
+	case n > b.limit:
+		return ErrMessageTooBig
+	case b.policy == BudgetRefuse:
+		return ErrBudgetExhausted
+	}
+	var timeout <-chan time.Time
+	if c.cfg.MessageTimeout > 0 {
+		t := time.NewTimer(time.Until(c.msgStart.Add(c.cfg.MessageTimeout)))
+		defer t.Stop()
+		timeout = t.C
+	}
+	c.waiting.Store(true)
+	defer c.waiting.Store(false)
+	defer c.touch() // waiting for memory is not the peer's silence
+	switch b.acquire(n, c.stop, nil, timeout) {
+	case nil:
+		return nil
+	case errBudgetTimeout:
+		return ErrMessageTimeout
+	}
+	return errClosed
+}
+
+// readWait runs before every blocking read of the socket: inside a
+// message the read may last until the message's deadline, and once our
+// close frame is out until the close deadline.
+func (c *Conn) readWait(mid bool) {
+	var want time.Time
+	if mid && c.cfg.MessageTimeout > 0 {
+		want = c.msgStart.Add(c.cfg.MessageTimeout)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.closeDL.IsZero() && (want.IsZero() || c.closeDL.Before(want)) {
+		want = c.closeDL
+	}
+	if !want.Equal(c.readDL) {
+		_ = c.nc.SetReadDeadline(want)
+		c.readDL = want
+	}
+	c.noteTakenLocked()
+}
+
+// deliver hands m to the application. It reports false when the
+// connection ended first.
+func (c *Conn) deliver(m Message, held int64) bool {
+	if c.cfg.OnMessage != nil {
+		c.inCallback.Store(true)
+		c.cfg.OnMessage(c, m)
+		c.inCallback.Store(false)
+		c.releasePayload(m.buf)
+		return true
+	}
+	return c.deliverInbound(m, held)
+}
+
+// inboundQueue accounts for the messages put on Inbound that the
+// application may not have taken yet. Inbound is FIFO, so when it holds k
+// messages they are the last k put in: sizes keeps their Budget bytes.
+type inboundQueue struct {
+	sizes   []int64 // a ring of InboundSize entries, oldest at head
+	head, n int
+	bytes   int64 // the sum of the n entries
+}
+
+// noteTakenLocked drops from the account the messages the application has
+// taken from Inbound, and gives their bytes back to the Budget.
+func (c *Conn) noteTakenLocked() {
+	q := &c.inq
+	for left := len(c.in); q.n > left; q.n-- {
+		s := q.sizes[q.head]
+		q.head = (q.head + 1) % len(q.sizes)
+		q.bytes -= s
+		c.cfg.Budget.release(s)
+	}
+}
+
+// fitsLocked reports whether a message holding held bytes may join
+// Inbound now.
+func (c *Conn) fitsLocked(held int64) bool {
+	c.noteTakenLocked()
+	return c.inq.n == 0 || c.inq.bytes+held <= c.cfg.InboundBytes
+}
+
+// pushLocked accounts for a message just put on Inbound.
+func (c *Conn) pushLocked(held int64) {
+	q := &c.inq
+	q.sizes[(q.head+q.n)%len(q.sizes)] = held
+	q.n++
+	q.bytes += held
+}
+
+// maxTakenCheck bounds the interval at which a reader waiting on
+// InboundBytes looks whether the application has taken messages.
+const maxTakenCheck = 32 * time.Millisecond
+
+// deliverInbound puts m on Inbound once it has room for it in messages and
+// in bytes. While it waits the Conn reads nothing, so TCP flow control
+// holds the peer. Once our close frame has left, an application that takes
+// nothing for closeLinger is taken to have stopped reading: its messages
+// are dropped and counted from then on (RFC 6455 §1.4 lets a closing
+// endpoint discard data), so that the peer's close frame gets read. It
+// reports false when the connection ended first.
+func (c *Conn) deliverInbound(m Message, held int64) bool {
+	var check, linger *time.Timer
+	defer func() {
+		for _, t := range []*time.Timer{check, linger} {
+			if t != nil {
+				t.Stop()
+			}
+		}
+	}()
+	delay := time.Millisecond
+	for {
+		c.mu.Lock()
+		fits := c.fitsLocked(held)
+		if fits {
+			select {
+			case c.in <- m:
+				c.pushLocked(held)
+				c.mu.Unlock()
+				return true
+			default:
+			}
+		}
+		closing := c.phase >= phaseSent
+		c.mu.Unlock()
+		if closing && c.stalled {
+			c.drop(m)
+			return true
+		}
+		// Inbound is full in messages (a send wakes with the first
+		// message taken) or in bytes (a taken message cannot be seen:
+		// look again after a growing delay, or after Receive).
+		var send chan<- Message
+		var recheck, stall <-chan time.Time
+		if fits {
+			send = c.in
+		} else {
+			check = resetTimer(check, delay)
+			recheck = check.C
+			delay = min(2*delay, maxTakenCheck)
+		}
+		sent := c.sentCh
+		if closing {
+			sent = nil
+			if linger == nil {
+				linger = time.NewTimer(closeLinger)
+			}
+			stall = linger.C
+		}
+		c.waiting.Store(true)
+		select {
+		case send <- m:
+			c.mu.Lock()
+			c.pushLocked(held)
+			c.mu.Unlock()
+			c.waiting.Store(false)
+			c.touch()
+			return true
+		case <-c.taken:
+		case <-recheck:
+		case <-sent:
+		case <-stall:
+			c.stalled = true
+		case <-c.stop:
+			c.waiting.Store(false)
+			c.releasePayload(m.buf)
+			return false
+		}
+		c.waiting.Store(false)
+		c.touch()
+	}
+}
+
+// drop discards a received message the application will not take.
+func (c *Conn) drop(m Message) {
+	c.dropped.Add(1)
+	c.releasePayload(m.buf)
+}
+
+// resetTimer returns t, or a new timer when t is nil, set to fire after d.
+func resetTimer(t *time.Timer, d time.Duration) *time.Timer {
+	if t == nil {
+		return time.NewTimer(d)
+	}
+	t.Reset(d)
+	return t
+}
+
+// closeInbound closes Inbound once reading has ended, and stops counting
+// what is left in it: those messages are the application's to drain.
+func (c *Conn) closeInbound() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.inClosed {
+		return
+	}
+	c.inClosed = true
+	close(c.in)
+	c.cfg.Budget.unregister(c)
+	for ; c.inq.n > 0; c.inq.n-- {
+		c.cfg.Budget.release(c.inq.sizes[c.inq.head])
+		c.inq.head = (c.inq.head + 1) % len(c.inq.sizes)
+	}
+	c.inq.bytes = 0
+}
+
 // onControl handles control frames on the reading goroutine. Replies go
-// through the writer, so they never land inside a data frame.
+// through the send queue, so they never land inside a data frame.
 func (c *Conn) onControl(h ws.Header, p []byte) error {
 	switch h.OpCode {
 	case ws.OpPing:
 		if c.cfg.OnPing != nil && !c.cfg.OnPing(p) {
 			return nil
 		}
-		if c.closeSent.Load() {
-			return nil
+		c.mu.Lock()
+		if c.phase < phaseSent {
+			c.enqueueControlLocked(ws.OpPong, p)
 		}
-		req := control{op: ws.OpPong, n: uint8(len(p))}
-		copy(req.payload[:], p)
-		select {
-		case c.ctl <- req:
-		case <-c.stop:
-		}
+		c.mu.Unlock()
 	case ws.OpPong:
 		if c.cfg.OnPong != nil {
 			c.cfg.OnPong(p)
@@ -130,148 +396,30 @@ func (c *Conn) onControl(h ws.Header, p []byte) error {
 	return nil
 }
 
-// readEnd decides what the reason the Reader stopped means for the
-// connection.
-func (c *Conn) readEnd(err error) {
-	var ce ws.CloseError
-	var pe *ws.ProtocolError
-	switch {
-	case errors.As(err, &ce):
-		// The peer's close frame: a clean close, whoever began it. The
-		// answer echoes its code and reason (RFC 6455 §5.5.1); an empty
-		// close is answered with an empty close.
-		c.setErr(ce)
-		c.pendCode, c.pendReason = ce.Code, ce.Reason
-		if ce.Code == ws.StatusNoStatusRcvd {
-			c.pendCode = 0
-		}
-		c.closeRecv.Store(true)
-		c.beginClosing()
-		if c.closeSent.Load() {
-			c.closeInbound()
-			// The answer to our close. A server closes TCP first
-			// (RFC 6455 §7.1.1); a client gives it CloseTimeout.
-			if c.side == ws.ServerSide {
-				c.shutdown(nil)
-				return
-			}
-			c.drain(withDefault(c.cfg.CloseTimeout, DefaultCloseTimeout))
-			return
-		}
-		// The peer closed first: the writer answers once the
-		// application's replies are out (see Inbound) and bounds the rest.
-		// readDone first: a Receive that sees the end of Inbound finds
-		// the close owed.
-		close(c.readDone)
-		c.closeInbound()
-		c.drain(0)
-	case errors.As(err, &pe):
-		// The peer broke the protocol: fail the connection with the
-		// code the violation calls for (RFC 6455 §7.1.7), once the
-		// replies to the messages before it are out, as for a close.
-		// Then end our half of TCP and read what the peer still sends
-		// until it closes too: closing a socket with unread input would
-		// reset it and could destroy our close frame before the peer
-		// reads it.
-		c.setErr(err)
-		c.pendCode, c.pendReason = pe.Code, pe.Reason
-		c.beginClosing()
-		close(c.readDone)
-		c.closeInbound()
-		select {
-		case <-c.closeSentCh:
-			linger := withDefault(c.cfg.CloseTimeout, DefaultCloseTimeout)
-			if !c.closeWrite() {
-				// The peer cannot see our end of the stream, and a client
-				// waits for the server to close: do not wait for its EOF,
-				// only long enough to take in its answer.
-				linger = min(linger, failLinger)
-			}
-			c.drain(linger)
-		case <-c.stop:
-		}
-	default:
-		if c.stopped.Load() {
-			return // we closed the socket; the reason is recorded
-		}
-		if c.closeSent.Load() && errors.Is(err, os.ErrDeadlineExceeded) {
-			err = ErrCloseTimeout
-		}
-		c.shutdown(errors.Join(ErrAbnormalClosure, err))
-	}
-}
-
-// drain reads and discards until the peer closes TCP, or timeout passes
-// when it is positive, then closes the socket. Frames after a close frame
-// carry nothing (RFC 6455 §5.5.1). If our answer to the peer's close is not
-// out yet, the writer closes the socket once it is, within its own bounds.
-func (c *Conn) drain(timeout time.Duration) {
-	if timeout > 0 {
-		_ = c.nc.SetReadDeadline(time.Now().Add(timeout))
-	}
-	var scratch [512]byte
-	for {
-		if _, err := c.nc.Read(scratch[:]); err != nil {
-			break
-		}
-	}
-	// Flag first, then look: the writer sets closeSent first, then looks
-	// at peerGone, so one of the two always sees the other.
-	c.peerGone.Store(true)
-	if c.closeSent.Load() || timeout > 0 {
-		c.shutdown(nil)
-		return
-	}
-	<-c.stop
-}
-
-// failLinger bounds the wait for the peer's answer after failing a
-// connection that cannot be half-closed.
-const failLinger = 250 * time.Millisecond
-
-// closeWrite ends our half of the TCP connection when the connection can
-// (TCP, TLS, Unix sockets), so the peer reads everything we sent, then EOF.
-// It reports whether it could.
-func (c *Conn) closeWrite() bool {
-	cw, ok := c.nc.Conn.(interface{ CloseWrite() error })
-	return ok && cw.CloseWrite() == nil
-}
-
-// beginClosing bounds every pending and future write by CloseTimeout, so
-// that a peer that stopped reading cannot hold the closing handshake.
-func (c *Conn) beginClosing() {
-	c.state.CompareAndSwap(int32(StateOpen), int32(StateClosing))
-	c.closeMu.Do(func() {
-		close(c.closing)
-		// Once: a later call must not push the bound further out.
-		_ = c.nc.SetWriteDeadline(time.Now().Add(withDefault(c.cfg.CloseTimeout, DefaultCloseTimeout)))
-	})
-}
-
-// closeInbound closes Inbound once.
-func (c *Conn) closeInbound() {
-	c.inOnce.Do(func() {
-		c.inDone.Store(true)
-		close(c.in)
-	})
-}
-
 // Receive returns the next message from Inbound, waiting until one arrives
 // or ctx is done. Once Inbound is closed it returns Err: a ws.CloseError
 // after a clean close. A sequential request/response loop written with
 // Receive gets its replies out before the Conn answers the peer's close,
 // however long they take (within CloseTimeout): once Receive has handed
 // out a message, the Conn waits for Receive to reach the end of Inbound
-// rather than for a lull in the send queue.
+// rather than for a lull in the send queue. Receive also lets the Conn see
+// at once that a message was taken, which Inbound alone cannot.
 func (c *Conn) Receive(ctx context.Context) (Message, error) {
 	select {
 	case m, ok := <-c.in:
-		if ok {
-			c.receiving.Store(true)
-			return m, nil
+		if !ok {
+			c.finishApp(closeFrame{}, false, ctx.Done(), nil)
+			return Message{}, c.Err()
 		}
-		c.appDoneOnce.Do(func() { close(c.appDone) })
-		return Message{}, c.Err()
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		c.receiving = true
+		c.noteTakenLocked()
+		select {
+		case c.taken <- struct{}{}:
+		default:
+		}
+		return m, nil
 	case <-ctx.Done():
 		return Message{}, ctx.Err()
 	}

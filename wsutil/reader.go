@@ -4,6 +4,7 @@ import (
 	"io"
 	"slices"
 
+	"github.com/sluice-ws/sluice/internal/bufpool"
 	"github.com/sluice-ws/sluice/ws"
 )
 
@@ -86,7 +87,21 @@ type Reader struct {
 	err       error     // sticky error
 
 	ctl [ws.MaxControlPayload]byte
+
+	// A lean Reader (a Conn's) holds no buffer while idle: between
+	// messages, with nothing buffered, it waits for bytes with small, and
+	// borrows a buffer of lean bytes (big) once a message is arriving.
+	lean  int
+	big   *bufpool.Buf
+	small [smallRead]byte
+	// wait, if set, is called before every blocking read of the source,
+	// with whether a message is in progress (a Conn arms deadlines there).
+	wait func(mid bool)
 }
+
+// smallRead is what a lean Reader reads into while idle: a frame header,
+// and the whole of a small message.
+const smallRead = 64
 
 // rawSource gives an extension decoder the raw payload of the current
 // message across its fragments.
@@ -124,6 +139,7 @@ func NewReaderSize(src io.Reader, side ws.Side, size int) *Reader {
 // Reset discards the Reader's state and makes it read from src as the given
 // side, keeping its buffer and configuration.
 func (r *Reader) Reset(src io.Reader, side ws.Side) {
+	r.releaseBuffer()
 	*r = Reader{
 		MaxFrameSize:   r.MaxFrameSize,
 		MaxMessageSize: r.MaxMessageSize,
@@ -133,8 +149,38 @@ func (r *Reader) Reset(src io.Reader, side ws.Side) {
 		side:           side,
 		src:            src,
 		buf:            r.buf,
+		lean:           r.lean,
+		wait:           r.wait,
 	}
 	r.src2.r = r
+	if r.lean > 0 {
+		r.buf = r.small[:]
+	}
+}
+
+// releaseBuffer gives back the buffer a lean Reader borrowed.
+func (r *Reader) releaseBuffer() {
+	if r.big != nil {
+		r.big.Release()
+		r.big = nil
+		r.buf = r.small[:]
+		r.r, r.w = 0, 0
+	}
+}
+
+// pickBuffer makes a lean Reader wait with its small buffer when it is
+// idle, and read into a borrowed one while a message arrives.
+func (r *Reader) pickBuffer(mid bool) {
+	idle := !mid && r.r == r.w
+	switch {
+	case idle && r.big != nil:
+		r.releaseBuffer()
+	case !idle && r.big == nil:
+		r.big = bufpool.Get(r.lean)
+		b := r.big.B[:cap(r.big.B)]
+		n := copy(b, r.buf[r.r:r.w])
+		r.buf, r.r, r.w = b, 0, n
+	}
 }
 
 // Buffered returns the number of bytes read from the source but not yet
@@ -148,7 +194,12 @@ func (r *Reader) preload(p []byte) {
 	if len(p) == 0 {
 		return
 	}
-	if r.buf == nil || len(r.buf) < len(p) {
+	switch {
+	case r.lean > 0:
+		r.releaseBuffer()
+		r.big = bufpool.Get(max(len(p), r.lean))
+		r.buf = r.big.B[:cap(r.big.B)]
+	case r.buf == nil || len(r.buf) < len(p):
 		r.buf = make([]byte, max(len(p), DefaultReadBufferSize))
 	}
 	r.r, r.w = 0, copy(r.buf, p)
@@ -178,9 +229,16 @@ func (r *Reader) fill() error {
 	if r.rerr != nil {
 		return r.rerr
 	}
+	mid := r.active || r.inMessage
+	if r.lean > 0 {
+		r.pickBuffer(mid)
+	}
 	if r.r > 0 {
 		r.w = copy(r.buf, r.buf[r.r:r.w])
 		r.r = 0
+	}
+	if r.wait != nil {
+		r.wait(mid)
 	}
 	for range 100 {
 		n, err := r.src.Read(r.buf[r.w:])
@@ -245,6 +303,9 @@ func (r *Reader) readPayload(p []byte) (int, error) {
 		r.r += n
 	default:
 		// Large read or no buffer: straight into p.
+		if r.wait != nil {
+			r.wait(r.active || r.inMessage)
+		}
 		var err error
 		for n == 0 && err == nil {
 			n, err = r.src.Read(p)
@@ -504,21 +565,37 @@ func (r *Reader) Read(p []byte) (int, error) {
 // that arrive and a lying header cannot claim more.
 const maxUntrustedGrowth = 64 << 10
 
-// growPayload makes room in p, which is full, for more of a message:
-// left more bytes of the current frame (the header says), or an unknown
-// amount when decoding. It grows by what is left, but never by more than
-// maxUntrustedGrowth or p's size, whichever is larger, and never far past
-// limit.
-func growPayload(p []byte, left int64, decoding bool, limit int64) []byte {
+// growSize returns by how much to grow a full buffer of capacity c that
+// holds n bytes of a message, to make room for more of it: left more bytes
+// of the current frame (the header says), or an unknown amount when
+// decoding. It grows by what is left, but never by more than
+// maxUntrustedGrowth or c, whichever is larger, and never far past limit.
+func growSize(n, c int, left int64, decoding bool, limit int64) int {
 	grow := left
 	if decoding || grow == 0 {
-		grow = max(512, int64(cap(p)))
+		grow = max(512, int64(c))
 	}
-	grow = min(grow, max(maxUntrustedGrowth, int64(cap(p))))
-	if room := limit - int64(len(p)); grow > room {
+	grow = min(grow, max(maxUntrustedGrowth, int64(c)))
+	if room := limit - int64(n); grow > room {
 		grow = room + 1
 	}
-	return slices.Grow(p, int(grow))
+	return int(grow)
+}
+
+// growPayload makes room in p, which is full, for more of a message (see
+// growSize).
+func growPayload(p []byte, left int64, decoding bool, limit int64) []byte {
+	return slices.Grow(p, growSize(len(p), cap(p), left, decoding, limit))
+}
+
+// needsRoom reports whether a full buffer must grow before the next Read:
+// an unencoded message whose payload is all read needs no room, the next
+// Read only reports its end.
+func (r *Reader) needsRoom() bool {
+	if r.frameMode {
+		return r.left > 0
+	}
+	return r.dec != nil || r.left > 0 || !r.frame.Fin
 }
 
 // ReadMessage reads the next whole message, after skipping what is left of
@@ -532,9 +609,7 @@ func (r *Reader) ReadMessage(dst []byte) (ws.OpCode, []byte, error) {
 	}
 	p := dst[:0]
 	for {
-		// An unencoded message whose payload is all read needs no room:
-		// the next Read only reports its end.
-		if len(p) == cap(p) && (r.dec != nil || r.left > 0 || !r.frame.Fin) {
+		if len(p) == cap(p) && r.needsRoom() {
 			p = growPayload(p, r.left, r.dec != nil, r.maxMessage())
 		}
 		n, err := r.Read(p[len(p):cap(p)])

@@ -115,7 +115,7 @@ func TestReviewOverflowCloseEndsWhileSending(t *testing.T) {
 		defer b.Close()
 		const closeTimeout = time.Second
 		c, err := NewConn(a, ws.ServerSide, ws.Handshake{},
-			Config{OutboundSize: 1, Overflow: OverflowClose, CloseTimeout: closeTimeout})
+			Config{OutboundBytes: 10, Overflow: OverflowClose, CloseTimeout: closeTimeout})
 		require.NoError(t, err)
 		defer c.Terminate()
 		var failedAt time.Time
@@ -472,10 +472,9 @@ func TestReviewFrameModeCompressedFrameLimit(t *testing.T) {
 		t.Parallel()
 		// What readLoop runs for such a Conn, on this goroutine so that the
 		// panic can be caught instead of ending the test binary.
-		r := NewReader(bytes.NewReader(compressed(1<<62, nil)), ws.ServerSide)
-		r.Extension = xorExt{}
+		read := connReader(bytes.NewReader(compressed(1<<62, nil)), Config{FrameMode: true}, xorExt{})
 		var err error
-		require.NotPanics(t, func() { _, err = readFrameMessage(r) })
+		require.NotPanics(t, func() { _, err = read() })
 		var pe *ws.ProtocolError
 		require.ErrorAs(t, err, &pe)
 		assert.Equal(t, ws.StatusMessageTooBig, pe.Code)
@@ -519,21 +518,35 @@ func TestReviewLyingHeaderAllocation(t *testing.T) {
 	input := ws.AppendHeader(nil, h) // no payload follows
 	cases := []struct {
 		name string
-		read func(r *Reader) error
+		read func(src io.Reader) error
 	}{
-		{"ReadMessage", func(r *Reader) error { _, _, err := r.ReadMessage(nil); return err }},
-		{"FrameMode", func(r *Reader) error { _, err := readFrameMessage(r); return err }},
+		{"ReadMessage", func(src io.Reader) error { _, _, err := NewReader(src, ws.ServerSide).ReadMessage(nil); return err }},
+		{"Conn", func(src io.Reader) error { _, err := connReader(src, Config{}, nil)(); return err }},
+		{"FrameMode", func(src io.Reader) error { _, err := connReader(src, Config{FrameMode: true}, nil)(); return err }},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			r := NewReader(bytes.NewReader(input), ws.ServerSide)
 			var before, after runtime.MemStats
 			runtime.ReadMemStats(&before)
-			err := tc.read(r)
+			err := tc.read(bytes.NewReader(input))
 			runtime.ReadMemStats(&after)
 			require.ErrorIs(t, err, io.ErrUnexpectedEOF)
 			assert.Less(t, after.TotalAlloc-before.TotalAlloc, uint64(1<<20),
 				"%d bytes of input made the reader allocate %d KiB", len(input), (after.TotalAlloc-before.TotalAlloc)>>10)
 		})
+	}
+}
+
+// connReader returns a function that reads messages from src the way a
+// Conn's reading goroutine does (pooled buffers, growth as bytes arrive),
+// on the calling goroutine, so that a panic can be caught.
+func connReader(src io.Reader, cfg Config, ext RecvExtension) func() (Message, error) {
+	cfg.MessageTimeout = -1 // no socket to set deadlines on
+	c := &Conn{side: ws.ServerSide, cfg: cfg.withDefaults(ws.ServerSide)}
+	c.initReader(ext)
+	c.r.Reset(src, ws.ServerSide)
+	return func() (Message, error) {
+		m, _, err := c.readMessage()
+		return m, err
 	}
 }

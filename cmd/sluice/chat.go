@@ -23,7 +23,7 @@ import (
 //   - every client that stays sees every message, in the same order as
 //     everyone else (OverflowDrop would leave silent gaps in the
 //     conversation);
-//   - memory stays bounded by clients × queue × message size, and the
+//   - memory stays bounded by clients × queue bytes, and the
 //     client learns why it was cut off and may reconnect.
 //
 // deflate, when not nil, is the chat's permessage-deflate configuration
@@ -32,7 +32,7 @@ func chatConnConfig(cfg serveConfig, deflate *wsflate.Extension) wsutil.Config {
 	c := wsutil.Config{
 		MaxMessageSize: int64(cfg.chatMaxMessage),
 		MaxFrameSize:   int64(cfg.maxFrame),
-		OutboundSize:   cfg.chatQueue,
+		OutboundBytes:  int64(cfg.chatQueue),
 		Overflow:       wsutil.OverflowClose,
 		PingInterval:   cfg.pingInterval,
 		WriteTimeout:   cfg.writeTimeout,

@@ -46,7 +46,7 @@ func BenchmarkChatBroadcast(b *testing.B) {
 
 func benchBroadcast(b *testing.B, size, members int, mode string) {
 	var (
-		cfg = wsutil.Config{OutboundSize: 256} // OverflowBlock: nobody is dropped
+		cfg = wsutil.Config{OutboundBytes: 64 << 20} // OverflowBlock: nobody is dropped
 		hs  ws.Handshake
 	)
 	if mode != "plain" {

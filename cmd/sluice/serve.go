@@ -29,7 +29,7 @@ type serveConfig struct {
 	maxMessage        byteSize
 	maxFrame          byteSize
 	chatMaxMessage    byteSize
-	chatQueue         int
+	chatQueue         byteSize
 	origins           stringList
 	pingInterval      time.Duration
 	writeTimeout      time.Duration
@@ -46,7 +46,7 @@ const (
 	defaultAddr              = "127.0.0.1:8080"
 	defaultMaxMessage        = 64 << 20 // Autobahn sends 16 MiB messages
 	defaultChatMaxMessage    = 64 << 10 // a broadcast multiplies memory by the room size
-	defaultChatQueue         = 64
+	defaultChatQueue         = 1 << 20  // bytes; thousands of chat lines, 16 of the largest messages
 	defaultPingInterval      = 30 * time.Second
 	defaultWriteTimeout      = 30 * time.Second
 	defaultReadHeaderTimeout = 5 * time.Second
@@ -62,6 +62,7 @@ func parseServeFlags(args []string, stderr io.Writer) (serveConfig, error) {
 	cfg := serveConfig{
 		maxMessage:     defaultMaxMessage,
 		chatMaxMessage: defaultChatMaxMessage,
+		chatQueue:      defaultChatQueue,
 		deflate:        deflateConfig{threshold: wsflate.DefaultThreshold},
 	}
 	fs := newFlagSet("serve", "[flags]",
@@ -72,7 +73,7 @@ func parseServeFlags(args []string, stderr io.Writer) (serveConfig, error) {
 	fs.Var(&cfg.maxMessage, "max-message", "largest message `size` /echo accepts (K, M, G suffixes); larger ones are refused with 1009")
 	fs.Var(&cfg.maxFrame, "max-frame", "largest frame `size` /echo and /chat accept; 0 leaves frames bounded by the message limit only")
 	fs.Var(&cfg.chatMaxMessage, "chat-max-message", "largest message `size` /chat accepts")
-	fs.IntVar(&cfg.chatQueue, "chat-queue", defaultChatQueue, "messages queued per chat client; a client that falls further behind is closed with 1008")
+	fs.Var(&cfg.chatQueue, "chat-queue", "bytes `size` queued per chat client; a client that falls further behind is closed with 1008")
 	fs.Var(&cfg.origins, "origin", "allow browser pages from this origin `pattern` on /chat, besides the same host\n(repeatable; path.Match syntax: '*.example.com', 'https://app.example.com')")
 	fs.DurationVar(&cfg.pingInterval, "ping-interval", defaultPingInterval, "ping a quiet connection this often and drop it when nothing arrives\nwithin the same `duration` after; 0 disables keepalive")
 	fs.DurationVar(&cfg.writeTimeout, "write-timeout", defaultWriteTimeout, "drop a WebSocket peer that accepts no data for this `duration`; 0 disables")
