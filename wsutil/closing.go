@@ -145,6 +145,7 @@ func (c *Conn) waitForApp() {
 	defer limit.Stop()
 	look := time.NewTimer(closeLinger)
 	defer look.Stop()
+	seen := c.queuedCount()
 	for {
 		select {
 		case <-c.appDone:
@@ -156,8 +157,8 @@ func (c *Conn) waitForApp() {
 		case <-limit.C:
 			return
 		case <-look.C:
-			if wait := c.appBusyFor(); wait > 0 {
-				look.Reset(wait)
+			if !c.appIdle(&seen) {
+				look.Reset(closeLinger)
 				continue
 			}
 			return
@@ -165,16 +166,22 @@ func (c *Conn) waitForApp() {
 	}
 }
 
-// appBusyFor returns how much longer an application reading with a range
-// loop may still be replying: 0 once it has taken every message and queued
-// nothing for closeLinger.
-func (c *Conn) appBusyFor() time.Duration {
+// appIdle reports whether an application reading with a range loop is
+// done: it has taken every message and queued nothing since seen, which
+// appIdle moves on. Receive reports its own end.
+func (c *Conn) appIdle(seen *uint64) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.receiving || len(c.in) > 0 {
-		return closeLinger // Receive reports its own end
-	}
-	return max(0, closeLinger-(c.since()-c.q.lastQueued))
+	idle := !c.receiving && len(c.in) == 0 && c.q.queued == *seen
+	*seen = c.q.queued
+	return idle
+}
+
+// queuedCount returns how many messages have been queued so far.
+func (c *Conn) queuedCount() uint64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.q.queued
 }
 
 // drain reads and discards until the peer closes TCP or timeout passes,

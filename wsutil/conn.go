@@ -292,7 +292,7 @@ type Conn struct {
 	// Owned by the reading goroutine.
 	r        Reader
 	inq      inboundQueue
-	msgStart time.Time // when the message being read began
+	msgStart time.Time // when the message being read began, once needed (see began)
 	readDL   time.Time // the read deadline set on nc; guarded by mu
 	closeDL  time.Time // when the wait for the peer's close ends; guarded by mu
 	stalled  bool      // the application stopped taking messages while closing
@@ -454,7 +454,7 @@ func (c *Conn) NetConn() net.Conn { return c.nc }
 func (c *Conn) Buffered() int64 {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.q.bytes
+	return c.q.payload
 }
 
 // Stats returns the connection's counters.
@@ -614,12 +614,13 @@ func (c *Conn) shutdown(err error) bool {
 // abandonLocked settles what is still queued when the connection ends:
 // every message learns it was not sent.
 func (c *Conn) abandonLocked() {
-	var bytes int64
+	var bytes, payload int64
 	for _, m := range c.q.items {
 		if m.OpCode == ws.OpClose {
 			continue
 		}
-		bytes += int64(len(m.Payload))
+		bytes += queuedSize(m)
+		payload += int64(len(m.Payload))
 		c.dropped.Add(1)
 		notify(m.Done, errClosed)
 		if m.buf != nil {
@@ -630,6 +631,7 @@ func (c *Conn) abandonLocked() {
 	c.q.items = c.q.items[:0]
 	c.q.prio = c.q.prio[:0]
 	c.q.bytes -= bytes
+	c.q.payload -= payload
 	c.cfg.Budget.release(bytes)
 }
 

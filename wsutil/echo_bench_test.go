@@ -2,6 +2,7 @@ package wsutil_test
 
 import (
 	"bufio"
+	"context"
 	"io"
 	"net"
 	"strconv"
@@ -26,6 +27,31 @@ var echoServers = []struct {
 		for m := range c.Inbound() {
 			c.Outbound() <- m
 		}
+	}},
+	{"send", func(nc net.Conn) {
+		// The channel API at its leanest: Send keeps a received payload
+		// alive until written, so it can be released at once.
+		c, err := wsutil.NewConn(nc, ws.ServerSide, ws.Handshake{}, wsutil.Config{MaxMessageSize: -1})
+		if err != nil {
+			panic(err)
+		}
+		ctx := context.Background()
+		for m := range c.Inbound() {
+			_ = c.Send(ctx, m)
+			m.Release()
+		}
+	}},
+	{"handler", func(nc net.Conn) {
+		// The handler form: no application goroutine at all.
+		ctx := context.Background()
+		c, err := wsutil.NewConn(nc, ws.ServerSide, ws.Handshake{}, wsutil.Config{
+			MaxMessageSize: -1,
+			OnMessage:      func(c *wsutil.Conn, m wsutil.Message) { _ = c.Send(ctx, m) },
+		})
+		if err != nil {
+			panic(err)
+		}
+		<-c.Done()
 	}},
 	{"helpers", func(nc net.Conn) {
 		rw := bufio.NewReadWriter(bufio.NewReader(nc), bufio.NewWriter(nc))

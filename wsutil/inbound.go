@@ -67,8 +67,8 @@ func (c *Conn) readLoop() {
 	}
 }
 
-// readMessage reads the next message, or the next frame in FrameMode, into
-// a pooled buffer. held is what the buffer counts against the Budget.
+// readMessage reads the next message, or the next frame in FrameMode. held
+// is what it counts against the Budget.
 func (c *Conn) readMessage() (m Message, held int64, err error) {
 	r := &c.r
 	if c.cfg.FrameMode {
@@ -77,83 +77,108 @@ func (c *Conn) readMessage() (m Message, held int64, err error) {
 			return m, 0, err
 		}
 		if h.OpCode != ws.OpContinuation {
-			c.msgStart = time.Now()
+			c.msgStart = time.Time{}
 		}
 		m.OpCode, m.Fragment = h.OpCode, !h.Fin
 	} else {
 		if m.OpCode, err = r.NextMessage(); err != nil {
 			return m, 0, err
 		}
-		c.msgStart = time.Now()
+		c.msgStart = time.Time{}
 	}
-	if m.buf, held, err = c.readPayload(); err != nil {
+	var p payload
+	if err = c.readPayload(&p); err != nil {
+		c.release(p.buf, p.held)
 		return Message{}, 0, err
 	}
-	if m.buf != nil {
-		m.Payload = m.buf.B
-	}
-	return m, held, nil
+	m.Payload, m.buf = p.b, p.buf
+	return m, p.held, nil
 }
 
-// readPayload reads the rest of the current message (or frame) into a
-// pooled buffer. Memory follows the bytes that arrive, not what a header
-// claims (see growSize), within MaxMessageSize and the Budget. It returns
-// a nil buffer for an empty message.
-func (c *Conn) readPayload() (*bufpool.Buf, int64, error) {
+// payload is a message being read: its bytes, the pooled buffer they live
+// in (nil for a small message, which gets a plain slice: pooling would
+// cost more than it saves), and the Budget bytes they hold.
+type payload struct {
+	b    []byte
+	buf  *bufpool.Buf
+	held int64
+}
+
+// smallPayload is the size up to which a message gets a plain slice.
+const smallPayload = 512
+
+// readPayload reads the rest of the current message (or frame) into p.
+// Memory follows the bytes that arrive, not what a header claims (see
+// growSize), within MaxMessageSize and the Budget. On error the caller
+// gives p back.
+func (c *Conn) readPayload(p *payload) error {
 	r := &c.r
-	var b *bufpool.Buf
-	var p []byte
 	for {
-		if len(p) == cap(p) && r.needsRoom() {
-			nb, err := c.growPayload(b, len(p))
-			if err != nil {
-				c.releasePayload(b)
-				return nil, 0, err
+		if len(p.b) == cap(p.b) && r.needsRoom() {
+			if err := c.growPayload(p); err != nil {
+				return err
 			}
-			b, p = nb, nb.B[:len(p):cap(nb.B)]
 		}
-		n, err := r.Read(p[len(p):cap(p)])
-		p = p[:len(p)+n]
+		n, err := r.Read(p.b[len(p.b):cap(p.b)])
+		p.b = p.b[:len(p.b)+n]
 		if err == io.EOF {
-			if b == nil {
-				return nil, 0, nil
+			if p.buf != nil {
+				p.buf.B = p.b
 			}
-			b.B = p
-			return b, int64(cap(p)), nil
+			return nil
 		}
 		if err != nil {
-			c.releasePayload(b)
-			return nil, 0, err
+			return err
 		}
 	}
 }
 
-// growPayload returns a buffer with room for more of the message, holding
-// the n bytes read so far into b, and gives b back.
-func (c *Conn) growPayload(b *bufpool.Buf, n int) (*bufpool.Buf, error) {
+// growPayload makes room in p for more of the message.
+func (c *Conn) growPayload(p *payload) error {
 	r := &c.r
-	old := 0
-	if b != nil {
-		old = cap(b.B)
+	n := len(p.b)
+	size := n + growSize(n, cap(p.b), r.left, r.dec != nil, r.maxMessage())
+	if p.buf == nil && size <= smallPayload {
+		// Small: the whole message in one plain slice.
+		if err := c.reserve(int64(size) + messageOverhead); err != nil {
+			return err
+		}
+		p.held += int64(size) + messageOverhead
+		p.b = append(make([]byte, 0, size), p.b...)
+		return nil
 	}
-	size := bufpool.ClassSize(n + growSize(n, old, r.left, r.dec != nil, r.maxMessage()))
+	size = bufpool.ClassSize(size)
 	if err := c.reserve(int64(size)); err != nil {
-		return nil, err
+		return err
 	}
 	nb := bufpool.Get(size)
-	nb.B = nb.B[:cap(nb.B)]
-	if b != nil {
-		copy(nb.B, b.B[:n])
-		c.releasePayload(b)
+	b := nb.B[:n:cap(nb.B)]
+	copy(b, p.b)
+	// The old bytes go back: a pooled buffer to its pool, a plain slice
+	// (or the overhead of an empty message) stays counted.
+	old := int64(cap(p.b))
+	if p.buf == nil {
+		old = 0
+		if p.held == 0 {
+			if err := c.reserve(messageOverhead); err != nil {
+				nb.Release()
+				c.cfg.Budget.release(int64(size))
+				return err
+			}
+			p.held = messageOverhead
+		}
 	}
-	return nb, nil
+	c.release(p.buf, old)
+	p.held += int64(size) - old
+	p.buf, p.b = nb, b
+	return nil
 }
 
-// releasePayload gives back a buffer the reader no longer needs, and the
-// Budget bytes it held.
-func (c *Conn) releasePayload(b *bufpool.Buf) {
+// release gives back a buffer the reader no longer needs (nil for none),
+// and held Budget bytes.
+func (c *Conn) release(b *bufpool.Buf, held int64) {
+	c.cfg.Budget.release(held)
 	if b != nil {
-		c.cfg.Budget.release(int64(cap(b.B)))
 		b.Release()
 	}
 }
@@ -173,7 +198,7 @@ func (c *Conn) reserve(n int64) error {
 	}
 	var timeout <-chan time.Time
 	if c.cfg.MessageTimeout > 0 {
-		t := time.NewTimer(time.Until(c.msgStart.Add(c.cfg.MessageTimeout)))
+		t := time.NewTimer(time.Until(c.began().Add(c.cfg.MessageTimeout)))
 		defer t.Stop()
 		timeout = t.C
 	}
@@ -189,13 +214,24 @@ func (c *Conn) reserve(n int64) error {
 	return errClosed
 }
 
+// began returns when the message being read began. It is taken the first
+// time it is needed, when the reader is about to wait inside a message: a
+// message that arrives whole costs no clock reading, and one that does not
+// starts its clock within microseconds of its first frame.
+func (c *Conn) began() time.Time {
+	if c.msgStart.IsZero() {
+		c.msgStart = time.Now()
+	}
+	return c.msgStart
+}
+
 // readWait runs before every blocking read of the socket: inside a
 // message the read may last until the message's deadline, and once our
 // close frame is out until the close deadline.
 func (c *Conn) readWait(mid bool) {
 	var want time.Time
 	if mid && c.cfg.MessageTimeout > 0 {
-		want = c.msgStart.Add(c.cfg.MessageTimeout)
+		want = c.began().Add(c.cfg.MessageTimeout)
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -214,9 +250,11 @@ func (c *Conn) readWait(mid bool) {
 func (c *Conn) deliver(m Message, held int64) bool {
 	if c.cfg.OnMessage != nil {
 		c.inCallback.Store(true)
+		c.waiting.Store(true) // the application's time is not the peer's silence
 		c.cfg.OnMessage(c, m)
+		c.waiting.Store(false)
 		c.inCallback.Store(false)
-		c.releasePayload(m.buf)
+		c.release(m.buf, held)
 		return true
 	}
 	return c.deliverInbound(m, held)
@@ -294,7 +332,7 @@ func (c *Conn) deliverInbound(m Message, held int64) bool {
 		closing := c.phase >= phaseSent
 		c.mu.Unlock()
 		if closing && c.stalled {
-			c.drop(m)
+			c.drop(m, held)
 			return true
 		}
 		// Inbound is full in messages (a send wakes with the first
@@ -333,7 +371,7 @@ func (c *Conn) deliverInbound(m Message, held int64) bool {
 			c.stalled = true
 		case <-c.stop:
 			c.waiting.Store(false)
-			c.releasePayload(m.buf)
+			c.release(m.buf, held)
 			return false
 		}
 		c.waiting.Store(false)
@@ -342,9 +380,9 @@ func (c *Conn) deliverInbound(m Message, held int64) bool {
 }
 
 // drop discards a received message the application will not take.
-func (c *Conn) drop(m Message) {
+func (c *Conn) drop(m Message, held int64) {
 	c.dropped.Add(1)
-	c.releasePayload(m.buf)
+	c.release(m.buf, held)
 }
 
 // resetTimer returns t, or a new timer when t is nil, set to fire after d.

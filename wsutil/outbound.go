@@ -2,6 +2,7 @@ package wsutil
 
 import (
 	"context"
+	"sync"
 	"time"
 
 	"github.com/sluice-ws/sluice/ws"
@@ -10,20 +11,56 @@ import (
 // sendQueue is what waits to be written. The writing goroutine takes all
 // of it at once (see writeLoop) and exits when it finds it empty.
 type sendQueue struct {
-	prio   []control // control frames: they go before the next message
-	items  []Message // messages and our graceful close frame, in order
-	bytes  int64     // payload bytes of the messages queued or being written
-	active bool      // a writing goroutine is running
+	prio    []control // control frames: they go before the next message
+	items   []Message // messages and our graceful close frame, in order
+	bytes   int64     // queuedSize of the messages queued or being written
+	payload int64     // their payload bytes (Buffered)
+	queued  uint64    // messages queued so far
+	active  bool      // a writing goroutine is running
 	// closing is set once closing has begun: writes are then bounded by
 	// CloseTimeout, and the writer no longer moves the write deadline.
 	closing bool
 	// room is closed when bytes drop, for senders waiting for room; a
 	// sender that waits makes it.
 	room chan struct{}
-	// lastQueued is when a message was last queued, on the Conn's clock.
-	lastQueued time.Duration
 	// writeDL is the write deadline the writer set last.
 	writeDL time.Time
+}
+
+// messageOverhead is what a message costs in a queue besides its payload:
+// the Message itself, which a queue of tiny messages is mostly made of.
+const messageOverhead = 96
+
+// queuedSize is what m counts against OutboundBytes and the Budget.
+func queuedSize(m Message) int64 { return int64(len(m.Payload)) + messageOverhead }
+
+// The slices of a send queue come from a pool while a connection writes
+// and go back when it stops, so an idle connection holds none.
+var itemsPool sync.Pool // of *[]Message, empty
+
+// maxPooledItems is the capacity past which a queue slice is not pooled.
+const maxPooledItems = 4096
+
+// getItems returns an empty queue slice.
+func getItems() []Message {
+	if p, ok := itemsPool.Get().(*[]Message); ok {
+		return *p
+	}
+	return make([]Message, 0, 16)
+}
+
+// putItems gives back a queue slice, which must hold no messages.
+func putItems(s []Message) {
+	if s != nil && cap(s) <= maxPooledItems {
+		s = s[:0]
+		itemsPool.Put(&s)
+	}
+}
+
+// idleLocked lets go of the queue's slices once it is empty.
+func (q *sendQueue) idleLocked() {
+	putItems(q.items)
+	q.items, q.prio = nil, nil
 }
 
 // control is a control frame waiting to be written.
@@ -46,10 +83,14 @@ func (c *Conn) enqueueLocked(m Message, front bool) {
 		c.enqueueControlLocked(m.OpCode, m.Payload)
 		return
 	}
+	if c.q.items == nil {
+		c.q.items = getItems()
+	}
 	c.q.items = append(c.q.items, m)
 	if m.OpCode != ws.OpClose {
-		c.q.bytes += int64(len(m.Payload))
-		c.q.lastQueued = c.since()
+		c.q.bytes += queuedSize(m)
+		c.q.payload += int64(len(m.Payload))
+		c.q.queued++
 	}
 	c.startWriterLocked()
 }
@@ -103,7 +144,7 @@ func (c *Conn) Send(ctx context.Context, m Message) error {
 
 // send queues m under the overflow policy.
 func (c *Conn) send(ctx context.Context, m Message, policy Overflow) error {
-	size := int64(len(m.Payload))
+	size := queuedSize(m)
 	for {
 		c.mu.Lock()
 		if !c.sendableLocked() {

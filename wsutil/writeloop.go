@@ -22,10 +22,12 @@ func (c *Conn) writeLoop() {
 	defer w.free()
 	var prio []control
 	var items []Message
+	defer func() { putItems(items) }()
 	for {
 		c.mu.Lock()
 		if c.phase == phaseDone || len(c.q.prio)+len(c.q.items) == 0 {
 			c.q.active = false
+			c.q.idleLocked()
 			c.mu.Unlock()
 			return
 		}
@@ -132,12 +134,13 @@ func (w *frameWriter) writeBatch(prio []control, items []Message, closed bool) b
 // unless err, the rest were not sent because our close frame went first.
 func (w *frameWriter) settle(items []Message, written int, err error) {
 	c := w.c
-	var bytes int64
+	var bytes, payload int64
 	for i, m := range items {
 		if m.OpCode == ws.OpClose {
 			continue
 		}
-		bytes += int64(len(m.Payload))
+		bytes += queuedSize(m)
+		payload += int64(len(m.Payload))
 		switch {
 		case i >= written:
 			c.dropped.Add(1)
@@ -156,6 +159,7 @@ func (w *frameWriter) settle(items []Message, written int, err error) {
 	if bytes > 0 {
 		c.mu.Lock()
 		c.q.bytes -= bytes
+		c.q.payload -= payload
 		c.wakeSendersLocked()
 		c.mu.Unlock()
 		c.cfg.Budget.release(bytes)
