@@ -185,6 +185,12 @@ type Config struct {
 	// wait for is the one running OnMessage. Inbound then carries no
 	// messages and is closed when the connection ends.
 	OnMessage func(c *Conn, m Message)
+	// OnClose, if set, is called once the connection has ended and every
+	// goroutine of the Conn has exited (Done is closed), on the last of
+	// them; Err tells why it ended. Servers that run connections with
+	// OnMessage use it to forget a connection without a goroutine that
+	// waits on Done (the seeds' close event).
+	OnClose func(c *Conn)
 	// OnPing, if set, sees every ping (on the reading goroutine; do not
 	// block). Returning false suppresses the automatic pong.
 	OnPing func(payload []byte) bool
@@ -316,6 +322,8 @@ type Conn struct {
 	closeCalled bool                      // guarded by mu; Close or Drop was called
 	appFinished bool                      // guarded by mu; appDone is closed
 	inClosed    bool                      // guarded by mu; Inbound is closed
+	doneClosed  bool                      // guarded by mu; done is closed
+	closeHooked bool                      // guarded by mu; OnClose was called, or is being
 	pumping     bool                      // guarded by mu; the Outbound goroutine runs
 	receiving   bool                      // guarded by mu; the application reads with Receive
 	err         error                     // guarded by mu; why the connection ended
@@ -590,6 +598,7 @@ func (c *Conn) Terminate() error {
 // reports whether this call did it.
 func (c *Conn) shutdown(err error) bool {
 	c.mu.Lock()
+	defer c.finished()
 	defer c.mu.Unlock()
 	c.setErrLocked(err)
 	if c.phase == phaseDone {
@@ -641,17 +650,31 @@ func (c *Conn) exit() {
 	c.running--
 	c.finishLocked()
 	c.mu.Unlock()
+	c.finished()
 }
 
 // finishLocked closes done once the socket is closed and every goroutine
 // has exited.
 func (c *Conn) finishLocked() {
-	if c.phase == phaseDone && c.running == 0 {
-		select {
-		case <-c.done:
-		default:
-			close(c.done)
-		}
+	if c.phase == phaseDone && c.running == 0 && !c.doneClosed {
+		c.doneClosed = true
+		close(c.done)
+	}
+}
+
+// finished calls OnClose once done is closed, once, outside the lock.
+func (c *Conn) finished() {
+	if c.cfg.OnClose == nil {
+		return
+	}
+	c.mu.Lock()
+	call := c.doneClosed && !c.closeHooked
+	if call {
+		c.closeHooked = true
+	}
+	c.mu.Unlock()
+	if call {
+		c.cfg.OnClose(c)
 	}
 }
 

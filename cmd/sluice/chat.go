@@ -27,8 +27,9 @@ import (
 //     client learns why it was cut off and may reconnect.
 //
 // deflate, when not nil, is the chat's permessage-deflate configuration
-// (chatDeflate), the one its upgrader negotiates with.
-func chatConnConfig(cfg serveConfig, deflate *wsflate.Extension) wsutil.Config {
+// (chatDeflate), the one its upgrader negotiates with; budget is the
+// server's memory budget.
+func chatConnConfig(cfg serveConfig, deflate *wsflate.Extension, budget *wsutil.Budget) wsutil.Config {
 	c := wsutil.Config{
 		MaxMessageSize: int64(cfg.chatMaxMessage),
 		MaxFrameSize:   int64(cfg.maxFrame),
@@ -36,6 +37,8 @@ func chatConnConfig(cfg serveConfig, deflate *wsflate.Extension) wsutil.Config {
 		Overflow:       wsutil.OverflowClose,
 		PingInterval:   cfg.pingInterval,
 		WriteTimeout:   cfg.writeTimeout,
+		MessageTimeout: cfg.messageTimeout,
+		Budget:         budget,
 	}
 	if deflate != nil {
 		c.Extension = deflate // not a nil *Extension in a non-nil interface
@@ -124,7 +127,7 @@ func (s *server) handleChat(w http.ResponseWriter, r *http.Request) {
 	if c == nil {
 		return
 	}
-	defer s.release(r, c)
+	defer s.release(r.URL.Path, c)
 	n := s.room.join(c)
 	s.log.Debug("chat joined", "remote", r.RemoteAddr, "members", n)
 	defer s.room.leave(c)

@@ -33,6 +33,8 @@ type serveConfig struct {
 	origins           stringList
 	pingInterval      time.Duration
 	writeTimeout      time.Duration
+	messageTimeout    time.Duration
+	memoryBudget      byteSize
 	readHeaderTimeout time.Duration
 	handshakeTimeout  time.Duration
 	idleTimeout       time.Duration
@@ -49,6 +51,8 @@ const (
 	defaultChatQueue         = 1 << 20  // bytes; thousands of chat lines, 16 of the largest messages
 	defaultPingInterval      = 30 * time.Second
 	defaultWriteTimeout      = 30 * time.Second
+	defaultMessageTimeout    = wsutil.DefaultMessageTimeout
+	defaultMemoryBudget      = 256 << 20 // every connection together
 	defaultReadHeaderTimeout = 5 * time.Second
 	defaultHandshakeTimeout  = ws.DefaultHandshakeTimeout
 	defaultIdleTimeout       = 60 * time.Second
@@ -63,6 +67,7 @@ func parseServeFlags(args []string, stderr io.Writer) (serveConfig, error) {
 		maxMessage:     defaultMaxMessage,
 		chatMaxMessage: defaultChatMaxMessage,
 		chatQueue:      defaultChatQueue,
+		memoryBudget:   defaultMemoryBudget,
 		deflate:        deflateConfig{threshold: wsflate.DefaultThreshold},
 	}
 	fs := newFlagSet("serve", "[flags]",
@@ -77,6 +82,8 @@ func parseServeFlags(args []string, stderr io.Writer) (serveConfig, error) {
 	fs.Var(&cfg.origins, "origin", "allow browser pages from this origin `pattern` on /chat, besides the same host\n(repeatable; path.Match syntax: '*.example.com', 'https://app.example.com')")
 	fs.DurationVar(&cfg.pingInterval, "ping-interval", defaultPingInterval, "ping a quiet connection this often and drop it when nothing arrives\nwithin the same `duration` after; 0 disables keepalive")
 	fs.DurationVar(&cfg.writeTimeout, "write-timeout", defaultWriteTimeout, "drop a WebSocket peer that accepts no data for this `duration`; 0 disables")
+	fs.DurationVar(&cfg.messageTimeout, "message-timeout", defaultMessageTimeout, "close with 1008 a peer whose message is not complete this `duration` after its first frame")
+	fs.Var(&cfg.memoryBudget, "memory-budget", "most bytes `size` all WebSocket connections together may hold in messages\n(being read, waiting for the application, queued for sending); a connection that\nneeds more waits, reading nothing, until others give bytes back")
 	fs.DurationVar(&cfg.readHeaderTimeout, "read-header-timeout", defaultReadHeaderTimeout, "time allowed to read a request's headers (cuts off slowloris clients)")
 	fs.DurationVar(&cfg.handshakeTimeout, "handshake-timeout", defaultHandshakeTimeout, "time allowed to write the 101 Switching Protocols response")
 	fs.DurationVar(&cfg.idleTimeout, "idle-timeout", defaultIdleTimeout, "how long an idle HTTP keep-alive connection stays open")
@@ -97,6 +104,10 @@ func parseServeFlags(args []string, stderr io.Writer) (serveConfig, error) {
 		return cfg, usageError(fs, "-chat-queue must be positive")
 	case cfg.pingInterval < 0 || cfg.writeTimeout < 0:
 		return cfg, usageError(fs, "-ping-interval and -write-timeout must not be negative")
+	case cfg.messageTimeout <= 0 || cfg.memoryBudget <= 0:
+		return cfg, usageError(fs, "-message-timeout and -memory-budget must be positive")
+	case cfg.memoryBudget < cfg.maxMessage || cfg.memoryBudget < cfg.chatMaxMessage:
+		return cfg, usageError(fs, "-memory-budget must hold at least one message of -max-message and -chat-max-message")
 	case cfg.readHeaderTimeout <= 0 || cfg.handshakeTimeout <= 0 || cfg.idleTimeout <= 0 || cfg.shutdownTimeout <= 0:
 		return cfg, usageError(fs, "the -*-timeout flags must be positive")
 	}
@@ -137,6 +148,8 @@ type server struct {
 
 	echoUpgrader, chatUpgrader ws.HTTPUpgrader
 	echoConfig, chatConfig     wsutil.Config
+	// budget bounds the bytes every connection holds together.
+	budget *wsutil.Budget
 	// echoDeflate and chatDeflate are the permessage-deflate
 	// configurations, nil with -compress=false. Each is both the
 	// upgrader's Extension hook and its Config's Extension: what
@@ -146,6 +159,7 @@ type server struct {
 
 func newServer(cfg serveConfig, log *slog.Logger) *server {
 	s := &server{cfg: cfg, log: log, room: newHub(log)}
+	s.budget = wsutil.NewBudget(int64(cfg.memoryBudget), wsutil.BudgetWait)
 
 	// /echo is a test endpoint for outside clients (browsers, Autobahn,
 	// Node's ws): any origin, since it holds nothing a cross-site page
@@ -156,11 +170,18 @@ func newServer(cfg serveConfig, log *slog.Logger) *server {
 		Protocol:    func(string) bool { return true },
 		CheckOrigin: ws.AnyOrigin,
 	}
+	// /echo runs on the handler form: the Conn calls echoMessage on its
+	// reading goroutine and the HTTP handler returns at once, so an idle
+	// echo connection holds one goroutine and no buffer (docs/memory.md).
 	s.echoConfig = wsutil.Config{
 		MaxMessageSize: int64(cfg.maxMessage),
 		MaxFrameSize:   int64(cfg.maxFrame),
 		PingInterval:   cfg.pingInterval,
 		WriteTimeout:   cfg.writeTimeout,
+		MessageTimeout: cfg.messageTimeout,
+		Budget:         s.budget,
+		OnMessage:      echoMessage,
+		OnClose:        s.echoClosed,
 	}
 	// Compression on /echo honours any offer a conformant client makes,
 	// context takeover and every window size included: the endpoint is
@@ -177,7 +198,7 @@ func newServer(cfg serveConfig, log *slog.Logger) *server {
 		s.chatUpgrader.CheckOrigin = ws.AllowOrigins(cfg.origins...)
 	}
 	s.chatDeflate = chatDeflate(cfg)
-	s.chatConfig = chatConnConfig(cfg, s.chatDeflate)
+	s.chatConfig = chatConnConfig(cfg, s.chatDeflate, s.budget)
 	if s.chatDeflate != nil {
 		s.chatUpgrader.Extension = s.chatDeflate.Negotiate
 	}
@@ -238,8 +259,9 @@ func (s *server) serve(ctx context.Context, ln net.Listener) error {
 
 // upgrade runs the opening handshake with u and starts a Conn with cfg,
 // registered with the tracker. It returns nil when the handshake failed
-// (the client has its answer) or the server is shutting down. The caller
-// must defer s.release(r, c) on a non-nil result.
+// (the client has its answer) or the server is shutting down. On a
+// non-nil result, s.release(path, c) must follow once c is done: from
+// cfg.OnClose, or deferred by a handler that stays with c.
 func (s *server) upgrade(w http.ResponseWriter, r *http.Request, u *ws.HTTPUpgrader, cfg wsutil.Config) *wsutil.Conn {
 	if !s.conns.enter() {
 		http.Error(w, shutdownReason, http.StatusServiceUnavailable)
@@ -267,24 +289,26 @@ func (s *server) upgrade(w http.ResponseWriter, r *http.Request, u *ws.HTTPUpgra
 	if !s.conns.add(c) {
 		// Shutdown began during the handshake.
 		_ = c.Close(ws.StatusGoingAway, shutdownReason)
+	}
+	select {
+	case <-c.Done():
+		// Over already: release may have run before add.
 		s.conns.remove(c)
-		s.conns.leave()
-		return nil
+	default:
 	}
 	s.log.Debug("connected", "path", r.URL.Path, "remote", r.RemoteAddr, "protocol", hs.Protocol,
 		"extensions", formatExtensions(hs.Extensions))
 	return c
 }
 
-// release unregisters c once its handler is done with it and logs how it
-// ended.
-func (s *server) release(r *http.Request, c *wsutil.Conn) {
-	<-c.Done() // handlers return once Inbound is closed; this is quick
+// release unregisters c once it is done and logs how it ended.
+func (s *server) release(path string, c *wsutil.Conn) {
+	<-c.Done() // quick: handlers return once Inbound is closed
 	s.conns.remove(c)
 	s.conns.leave()
 	st := c.Stats()
 	err := c.Err()
-	s.log.Debug("disconnected", "path", r.URL.Path, "remote", r.RemoteAddr,
+	s.log.Debug("disconnected", "path", path, "remote", c.NetConn().RemoteAddr().String(),
 		"code", int(ws.CloseStatus(err)), "err", err,
 		"messages_in", st.MessagesIn, "messages_out", st.MessagesOut,
 		"bytes_in", st.BytesIn, "bytes_out", st.BytesOut, "dropped", st.Dropped)
@@ -299,33 +323,21 @@ func (s *server) handleIndex(w http.ResponseWriter, r *http.Request) {
 	_, _ = w.Write(indexHTML)
 }
 
-// handleEcho echoes every message back as it came, text as text and
-// binary as binary; the Conn echoes the peer's close code and reason
-// itself (RFC 6455 §5.5.1).
+// handleEcho upgrades the connection and returns: the Conn echoes every
+// message with echoMessage and reports its end to echoClosed.
 func (s *server) handleEcho(w http.ResponseWriter, r *http.Request) {
-	c := s.upgrade(w, r, &s.echoUpgrader, s.echoConfig)
-	if c == nil {
-		return
-	}
-	defer s.release(r, c)
-	echo(c)
+	s.upgrade(w, r, &s.echoUpgrader, s.echoConfig)
 }
 
-// echo sends every message from c's Inbound back on its Outbound until
-// the connection ends. The payload is handed over without a copy, and the
-// Conn's writer batches whatever is queued into as few writes as it can.
-// A client that does not read its echoes fills the send queue, which
-// stops this loop, which stops the reader: TCP flow control then slows
-// the client down.
-func echo(c *wsutil.Conn) {
-	out := c.Outbound()
-	for m := range c.Inbound() {
-		select {
-		case out <- m:
-		case <-c.Done():
-			return
-		}
-	}
-	// Every reply is queued: let the Conn answer the peer's close now.
-	close(out)
+// echoMessage sends m back as it came, text as text and binary as binary,
+// on the Conn's reading goroutine; the Conn echoes the peer's close code
+// and reason itself (RFC 6455 §5.5.1). Send keeps the payload alive until
+// it is written, and waits while the send queue is full: a client that
+// does not read its echoes stops this Conn reading, and TCP flow control
+// then slows the client down.
+func echoMessage(c *wsutil.Conn, m wsutil.Message) {
+	_ = c.Send(context.Background(), m)
 }
+
+// echoClosed releases an /echo connection.
+func (s *server) echoClosed(c *wsutil.Conn) { s.release("/echo", c) }
