@@ -10,7 +10,8 @@
 //	sluice bench [flags] URL    load an echo server and measure it
 //	sluice help [command]       print the usage of a command
 //
-// docs/serve.md and docs/dial.md describe both commands in full.
+// docs/serve.md, docs/dial.md and docs/bench.md describe the commands in
+// full.
 package main
 
 import (
