@@ -65,11 +65,11 @@ type scenario struct {
 func scenarios(idleConns int) []scenario {
 	var list []scenario
 	for _, c := range []int{1, 100} {
-		for _, size := range []string{"16", "1K", "64K"} {
+		for _, size := range []struct{ flag, label string }{{"16", "16B"}, {"1K", "1KiB"}, {"64K", "64KiB"}} {
 			for _, depth := range []int{1, 16} {
 				list = append(list, scenario{
-					name: fmt.Sprintf("C=%d %sB d%d", c, size, depth),
-					args: []string{"-conns", strconv.Itoa(c), "-size", size, "-depth", strconv.Itoa(depth)},
+					name: fmt.Sprintf("C=%d %s d%d", c, size.label, depth),
+					args: []string{"-conns", strconv.Itoa(c), "-size", size.flag, "-depth", strconv.Itoa(depth)},
 				})
 			}
 		}
