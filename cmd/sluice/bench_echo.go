@@ -76,7 +76,13 @@ func runEcho(ctx context.Context, cfg benchConfig, stderr io.Writer) (benchResul
 	}
 
 	// A failure anywhere (or ctx) ends every connection's I/O at once.
+	// dlMu keeps the drain deadlines below from undoing that.
+	var dlMu sync.Mutex
+	cancelled := false
 	stopIO := context.AfterFunc(run.ctx, func() {
+		dlMu.Lock()
+		defer dlMu.Unlock()
+		cancelled = true
 		for _, c := range ecs {
 			_ = c.nc.SetDeadline(time.Now())
 		}
@@ -102,9 +108,13 @@ func runEcho(ctx context.Context, cfg benchConfig, stderr io.Writer) (benchResul
 
 	// Stop sending, wait for the echoes of what is in flight, close.
 	close(stopSend)
-	for _, c := range ecs {
-		_ = c.nc.SetDeadline(time.Now().Add(cfg.timeout))
+	dlMu.Lock()
+	if !cancelled {
+		for _, c := range ecs {
+			_ = c.nc.SetDeadline(time.Now().Add(cfg.timeout))
+		}
 	}
+	dlMu.Unlock()
 	wg.Wait()
 	for _, c := range ecs {
 		_ = c.nc.Close()
@@ -122,14 +132,14 @@ func runEcho(ctx context.Context, cfg benchConfig, stderr io.Writer) (benchResul
 	for _, c := range ecs {
 		res.Sent += c.sent.Load()
 		res.Received += c.recv.Load()
+		res.Messages += int64(c.hist.total)
 		hist.merge(&c.hist)
 	}
-	res.Messages = win.count
-	res.MsgsPerSec = float64(win.count) / win.elapsed.Seconds()
+	res.MsgsPerSec = float64(res.Messages) / win.elapsed.Seconds()
 	res.MBPerSec = res.MsgsPerSec * float64(cfg.size) / 1e6
 	res.Latency = newLatencyStats(&hist)
 	if res.Server != nil && res.Server.CPUSec > 0 {
-		res.Server.MsgsPerCPUSec = float64(win.count) / res.Server.CPUSec
+		res.Server.MsgsPerCPUSec = float64(res.Messages) / res.Server.CPUSec
 	}
 	return res, nil
 }
@@ -201,7 +211,8 @@ func (c *echoConn) writeFrames(p []byte) error {
 }
 
 // read is the reader of c: it counts echoes, records their round trips
-// while the window is open, and hands credits to the writer. It returns
+// while the window is open (the histogram's count is the window's count
+// of messages), and hands credits to the writer. It returns
 // nil once the server has answered the close frame that ends a run.
 func (c *echoConn) read() error {
 	defer close(c.readerDone)

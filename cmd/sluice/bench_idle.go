@@ -78,10 +78,10 @@ func runIdle(ctx context.Context, cfg benchConfig, stderr io.Writer) (benchResul
 // echoOnce sends one message on c and waits for its echo, then drops c's
 // read buffer: an idle connection of bench holds nothing but its socket.
 func echoOnce(ctx context.Context, c *benchConn, frames *benchFrames, timeout time.Duration) error {
+	// The bound first, then the cancellation, which must win.
+	_ = c.nc.SetDeadline(time.Now().Add(timeout))
 	stop := context.AfterFunc(ctx, func() { _ = c.nc.SetDeadline(time.Now()) })
 	defer stop()
-	_ = c.nc.SetDeadline(time.Now().Add(timeout))
-	defer c.nc.SetDeadline(time.Time{})
 	if _, err := c.nc.Write(frames.all[:frames.one]); err != nil {
 		return ctxErr(ctx, peerGone(err))
 	}
@@ -96,7 +96,10 @@ func echoOnce(ctx context.Context, c *benchConn, frames *benchFrames, timeout ti
 			return fmt.Errorf("%w: unexpected %v frame instead of the echo", errServerClosed, ev.op)
 		case msgs > 0:
 			c.buf, c.r, c.w = nil, 0, 0
-			return nil
+			if !stop() {
+				return ctx.Err()
+			}
+			return c.nc.SetDeadline(time.Time{})
 		}
 		if c.r == c.w {
 			c.r, c.w = 0, 0

@@ -101,9 +101,10 @@ func stormOnce(run *benchRun, d *benchDialer, frames *benchFrames, i int, hist *
 	if run.measuring.Load() {
 		hist.record(time.Duration(run.now() - t0))
 	}
+	// The bound first, then the cancellation, which must win.
+	_ = c.nc.SetDeadline(time.Now().Add(d.timeout))
 	stop := context.AfterFunc(run.ctx, func() { _ = c.nc.SetDeadline(time.Now()) })
 	defer stop()
-	_ = c.nc.SetDeadline(time.Now().Add(d.timeout))
 	if _, err := c.nc.Write(frames.close); err != nil {
 		return "", c.stormErr(run, err)
 	}
