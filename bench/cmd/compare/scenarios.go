@@ -18,7 +18,7 @@ var servers = []server{
 	{"sluice-frames", false},
 	{"gws", true},
 	{"gobwas-frames", false},
-	{"gobwas-helpers", false},
+	{"gobwas-helpers", true},
 	{"gorilla", true},
 	{"coder", true},
 	{"nbio", true},
