@@ -6,7 +6,7 @@ GO         ?= go
 FUZZTIME   ?= 20s
 BENCHTIME  ?= 1s
 
-.PHONY: test deps race purego fuzz-short bench lint generate check-generate
+.PHONY: test deps race purego fuzz-short bench compare compare-quick lint generate check-generate
 
 # test installs what the tests need, then runs vet and the race-enabled suite.
 test: deps
@@ -30,6 +30,18 @@ fuzz-short:
 
 bench:
 	$(GO) test -run='^$$' -bench=. -benchmem -benchtime=$(BENCHTIME) ./... | tee bench.txt
+
+# compare runs the side-by-side benchmark of bench/ (its own module):
+# every peer's echo server and sluice's under sluice bench, in rotated
+# rounds, server on CPU 1 and load on CPU 0. About 30 minutes; never part of
+# test. COMPARE_FLAGS passes flags on (-quick, -rounds N, -scenarios RE,
+# -servers a,b); compare-quick is the short run (about 10 minutes).
+COMPARE_FLAGS ?=
+compare:
+	cd bench && $(GO) run ./cmd/compare $(COMPARE_FLAGS)
+
+compare-quick:
+	$(MAKE) compare COMPARE_FLAGS="-quick $(COMPARE_FLAGS)"
 
 lint: check-generate
 	test -z "$$(gofmt -l .)" || (gofmt -l . && false)

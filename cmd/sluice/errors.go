@@ -14,4 +14,15 @@ var (
 	// with a completed closing handshake with code 1000 (or no code):
 	// the server closed with an error code, or the connection dropped.
 	errUncleanClose = errors.New("connection did not close cleanly")
+	// errServerClosed reports that the server ended a connection of
+	// sluice bench in the middle of a run: with a close frame (the
+	// error says which code) or by dropping the TCP connection.
+	errServerClosed = errors.New("server closed the connection during the run")
+	// errProcUnavailable reports that sluice bench cannot sample the
+	// server's CPU time and RSS on this system: it reads them from
+	// Linux's /proc.
+	errProcUnavailable = errors.New("server CPU and RSS need Linux's /proc, not available on this system")
+	// errBenchHandshake reports that the server refused or botched the
+	// opening handshake of sluice bench.
+	errBenchHandshake = errors.New("handshake failed")
 )

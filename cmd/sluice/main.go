@@ -1,14 +1,17 @@
 // Command sluice is the toolkit's companion tool: a demo WebSocket server
 // that doubles as the model of a production setup (serve), and an
-// interactive client in the spirit of wscat and websocat (dial).
+// interactive client in the spirit of wscat and websocat (dial), and a
+// load generator that measures an echo server (bench).
 //
 // Usage:
 //
 //	sluice serve [flags]        run the echo and chat server
 //	sluice dial [flags] URL     talk to a WebSocket server from a terminal
+//	sluice bench [flags] URL    load an echo server and measure it
 //	sluice help [command]       print the usage of a command
 //
-// docs/serve.md and docs/dial.md describe both commands in full.
+// docs/serve.md, docs/dial.md and docs/bench.md describe the commands in
+// full.
 package main
 
 import (
@@ -61,6 +64,7 @@ type command struct {
 var commands = []command{
 	{"serve", "run the demo echo and chat server", runServe},
 	{"dial", "talk to a WebSocket server from the terminal", runDial},
+	{"bench", "load a WebSocket echo server and measure it", runBench},
 }
 
 // run runs the sluice command line args (without the program name),
