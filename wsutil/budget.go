@@ -14,7 +14,10 @@ const (
 	// BudgetWait stops reading the socket until other connections give
 	// bytes back: TCP flow control then holds the peer. Inside a message,
 	// Config.MessageTimeout bounds the wait; a connection that runs out of
-	// it is failed with 1008 (ErrMessageTimeout).
+	// it is failed with 1008 (ErrMessageTimeout). When every byte in use
+	// is held by connections waiting for more, so that none would ever be
+	// given back, the newest of them is failed with 1013
+	// (ErrBudgetExhausted) and the others go on.
 	BudgetWait BudgetPolicy = iota // wait
 	// BudgetRefuse fails the connection at once with 1013 (try again
 	// later, ErrBudgetExhausted).
@@ -38,17 +41,19 @@ type Budget struct {
 	limit  int64
 	policy BudgetPolicy
 
-	mu      sync.Mutex
-	used    int64              // guarded by mu
-	waiters []*budgetWaiter    // guarded by mu; served first come, first served
-	conns   map[*Conn]struct{} // guarded by mu; Conns with an Inbound channel
+	mu       sync.Mutex
+	used     int64              // guarded by mu
+	waiters  []*budgetWaiter    // guarded by mu; served first come, first served
+	waitHeld int64              // guarded by mu; the bytes the waiters hold
+	conns    map[*Conn]struct{} // guarded by mu; Conns with an Inbound channel
 }
 
-// budgetWaiter is a Conn waiting for n bytes; ready is closed once they
-// are its.
+// budgetWaiter is a Conn waiting for n bytes while it holds held; ready is
+// closed once they are its, or once it is refused.
 type budgetWaiter struct {
-	n     int64
-	ready chan struct{}
+	n, held int64
+	ready   chan struct{}
+	refused bool // set before ready is closed
 }
 
 // NewBudget returns a Budget of limit bytes with the given policy.
@@ -85,10 +90,14 @@ func (b *Budget) tryAcquire(n int64) bool {
 }
 
 // acquire takes n bytes, waiting for them until stop or cancel is closed or
-// timeout fires (nil channels never do). It returns errBudgetTooBig for
-// more than the whole limit, and errBudgetStopped, errBudgetCanceled or
+// timeout fires (nil channels never do). held is what the caller holds
+// already and keeps while it waits (the part of a message read so far).
+// It returns errBudgetTooBig for more than the whole limit;
+// errBudgetDeadlock when every byte in use is held by waiters like it, so
+// that nobody would ever give any back, and it is the newest of them (see
+// breakDeadlockLocked); and errBudgetStopped, errBudgetCanceled or
 // errBudgetTimeout when the wait ended without the bytes.
-func (b *Budget) acquire(n int64, stop, cancel <-chan struct{}, timeout <-chan time.Time) error {
+func (b *Budget) acquire(n, held int64, stop, cancel <-chan struct{}, timeout <-chan time.Time) error {
 	if b.tryAcquire(n) {
 		return nil
 	}
@@ -96,9 +105,10 @@ func (b *Budget) acquire(n int64, stop, cancel <-chan struct{}, timeout <-chan t
 		return errBudgetTooBig
 	}
 	b.sweep()
-	w := &budgetWaiter{n: n, ready: make(chan struct{})}
+	w := &budgetWaiter{n: n, held: held, ready: make(chan struct{})}
 	b.mu.Lock()
 	b.waiters = append(b.waiters, w)
+	b.waitHeld += held
 	b.grantLocked() // bytes may have been freed since tryAcquire
 	b.mu.Unlock()
 	// Applications take messages from Inbound without telling: while
@@ -111,6 +121,9 @@ wait:
 	for {
 		select {
 		case <-w.ready:
+			if w.refused {
+				return errBudgetDeadlock
+			}
 			return nil
 		case <-look.C:
 			b.sweep()
@@ -132,13 +145,16 @@ wait:
 	for i, x := range b.waiters {
 		if x == w {
 			b.waiters = append(b.waiters[:i], b.waiters[i+1:]...)
+			b.waitHeld -= held
 			b.grantLocked() // the next in line may fit now
 			return err
 		}
 	}
-	// Granted while we gave up: give the bytes back.
-	b.used -= n
-	b.grantLocked()
+	if !w.refused {
+		// Granted while we gave up: give the bytes back.
+		b.used -= n
+		b.grantLocked()
+	}
 	return err
 }
 
@@ -153,13 +169,39 @@ func (b *Budget) release(n int64) {
 	b.mu.Unlock()
 }
 
-// grantLocked serves the waiters in order while the first one fits.
+// grantLocked serves the waiters in order while the first one fits, then
+// breaks a deadlock if the rest are stuck in one.
 func (b *Budget) grantLocked() {
 	for len(b.waiters) > 0 && b.used+b.waiters[0].n <= b.limit {
 		w := b.waiters[0]
 		b.waiters = b.waiters[1:]
 		b.used += w.n
+		b.waitHeld -= w.held
 		close(w.ready)
+	}
+	b.breakDeadlockLocked()
+}
+
+// breakDeadlockLocked refuses the newest waiter that holds bytes when
+// every byte in use is held by waiters: readers that each hold part of a
+// message and wait for more would otherwise wait for one another for ever
+// (twenty connections inflating 64 MiB messages each against a 128 MiB
+// budget, say). The one refused fails its connection with 1013 (try again
+// later) and gives its bytes back, which lets the older ones go on. Bytes
+// held by anyone else (a send queue draining, a message the application
+// has not taken) will come back, so the waiters wait for those.
+func (b *Budget) breakDeadlockLocked() {
+	if len(b.waiters) == 0 || b.used != b.waitHeld {
+		return
+	}
+	for i := len(b.waiters) - 1; i >= 0; i-- {
+		if w := b.waiters[i]; w.held > 0 {
+			b.waiters = append(b.waiters[:i], b.waiters[i+1:]...)
+			b.waitHeld -= w.held
+			w.refused = true
+			close(w.ready)
+			return
+		}
 	}
 }
 

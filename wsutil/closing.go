@@ -126,9 +126,10 @@ func (c *Conn) answer() {
 	c.waitForApp()
 	c.mu.Lock()
 	c.queueCloseLocked(closeFrame{}) // the owed frame, unless one is queued
+	sent := c.sentSignalLocked()
 	c.mu.Unlock()
 	select {
-	case <-c.sentCh:
+	case <-sent:
 	case <-c.stop:
 	}
 }

@@ -51,6 +51,7 @@ type Message struct {
 
 	prep *prepared    // set by Prepare
 	buf  *bufpool.Buf // the pooled buffer Payload lives in, if any
+	acct int64        // Budget bytes it holds while queued
 }
 
 // Release gives the buffer of a received message back to the Conn's pool,
@@ -300,6 +301,7 @@ type Conn struct {
 	inq      inboundQueue
 	msgStart time.Time // when the message being read began, once needed (see began)
 	readDL   time.Time // the read deadline set on nc; guarded by mu
+	graceDL  bool      // readDL is the end of an idle grace; guarded by mu
 	closeDL  time.Time // when the wait for the peer's close ends; guarded by mu
 	stalled  bool      // the application stopped taking messages while closing
 
@@ -311,27 +313,29 @@ type Conn struct {
 
 	stop    chan struct{} // closed when the socket is closed
 	done    chan struct{} // closed when the socket is closed and every goroutine has exited
-	appDone chan struct{} // closed when the application has said it sent its last reply
-	sentCh  chan struct{} // closed when our close frame is on the wire
+	appDone chan struct{} // closed when the application has said it sent its last reply; nil with OnMessage
+	sentCh  chan struct{} // closed when our close frame is on the wire; made on demand with OnMessage
 
-	mu          sync.Mutex
-	phase       phase                     // guarded by mu
-	recvClose   bool                      // guarded by mu; the peer's close frame has arrived
-	owed        closeFrame                // guarded by mu; what our close frame carries in phaseOwed
-	dropOnSent  bool                      // guarded by mu; close the socket as soon as our close frame is out
-	closeCalled bool                      // guarded by mu; Close or Drop was called
-	appFinished bool                      // guarded by mu; appDone is closed
-	inClosed    bool                      // guarded by mu; Inbound is closed
-	doneClosed  bool                      // guarded by mu; done is closed
-	closeHooked bool                      // guarded by mu; OnClose was called, or is being
-	pumping     bool                      // guarded by mu; the Outbound goroutine runs
-	receiving   bool                      // guarded by mu; the application reads with Receive
-	err         error                     // guarded by mu; why the connection ended
-	running     int                       // guarded by mu; goroutines not yet exited
-	q           sendQueue                 // guarded by mu
-	pings       map[uint64]chan time.Time // guarded by mu; Ping waiters
-	pingSeq     uint64                    // guarded by mu
-	inCallback  atomic.Bool               // OnMessage is running
+	mu           sync.Mutex
+	phase        phase                     // guarded by mu
+	recvClose    bool                      // guarded by mu; the peer's close frame has arrived
+	owed         closeFrame                // guarded by mu; what our close frame carries in phaseOwed
+	dropOnSent   bool                      // guarded by mu; close the socket as soon as our close frame is out
+	closeCalled  bool                      // guarded by mu; Close or Drop was called
+	appFinished  bool                      // guarded by mu; appDone is closed
+	inClosed     bool                      // guarded by mu; Inbound is closed
+	doneClosed   bool                      // guarded by mu; done is closed
+	closeHooked  bool                      // guarded by mu; OnClose was called, or is being
+	closeWritten bool                      // guarded by mu; our close frame is on the wire
+	pumping      bool                      // guarded by mu; the Outbound goroutine runs
+	receiving    bool                      // guarded by mu; the application reads with Receive
+	err          error                     // guarded by mu; why the connection ended
+	running      int                       // guarded by mu; goroutines not yet exited
+	q            sendQueue                 // guarded by mu
+	pings        map[uint64]chan time.Time // guarded by mu; Ping waiters
+	pingSeq      uint64                    // guarded by mu
+	inCallback   atomic.Bool               // OnMessage is running
+	cb           callbackHold              // guarded by mu; the message OnMessage is handling
 
 	keepalive *time.Timer
 	ka        keepaliveState // guarded by mu
@@ -356,8 +360,6 @@ func NewConn(conn net.Conn, side ws.Side, hs ws.Handshake, cfg Config) (*Conn, e
 		hs:      hs,
 		stop:    make(chan struct{}),
 		done:    make(chan struct{}),
-		appDone: make(chan struct{}),
-		sentCh:  make(chan struct{}),
 		epoch:   time.Now(),
 		running: 1,
 	}
@@ -368,10 +370,12 @@ func NewConn(conn net.Conn, side ws.Side, hs ws.Handshake, cfg Config) (*Conn, e
 			return nil, fmt.Errorf("wsutil: extension: %w", err)
 		}
 	}
-	if c.cfg.OnMessage != nil {
-		c.in = make(chan Message)
-	} else {
+	if c.cfg.OnMessage == nil {
+		// The channel form: what the handler form does without, so that
+		// an idle connection of that form costs less.
 		c.in = make(chan Message, c.cfg.InboundSize)
+		c.appDone = make(chan struct{})
+		c.sentCh = make(chan struct{})
 		c.taken = make(chan struct{}, 1)
 		c.inq.sizes = make([]int64, c.cfg.InboundSize)
 		c.cfg.Budget.register(c)
@@ -383,7 +387,7 @@ func NewConn(conn net.Conn, side ws.Side, hs ws.Handshake, cfg Config) (*Conn, e
 		c.keepalive = time.AfterFunc(c.cfg.PingInterval, c.keepaliveTick)
 		c.mu.Unlock()
 	}
-	go c.readLoop()
+	go c.readLoop(false)
 	return c, nil
 }
 
@@ -402,7 +406,17 @@ func NewConn(conn net.Conn, side ws.Side, hs ws.Handshake, cfg Config) (*Conn, e
 // after CloseTimeout. A protocol violation by the peer ends Inbound the
 // same way, and the close frame that fails the connection (1002, 1007,
 // 1009) follows the same rules.
-func (c *Conn) Inbound() <-chan Message { return c.in }
+func (c *Conn) Inbound() <-chan Message {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.in == nil { // OnMessage: a channel that only closes
+		c.in = make(chan Message)
+		if c.inClosed {
+			close(c.in)
+		}
+	}
+	return c.in
+}
 
 // Done returns a channel that is closed once the connection has ended and
 // its goroutines have exited.
@@ -623,12 +637,13 @@ func (c *Conn) shutdown(err error) bool {
 // abandonLocked settles what is still queued when the connection ends:
 // every message learns it was not sent.
 func (c *Conn) abandonLocked() {
-	var bytes, payload int64
+	var bytes, payload, acct int64
 	for _, m := range c.q.items {
 		if m.OpCode == ws.OpClose {
 			continue
 		}
 		bytes += queuedSize(m)
+		acct += m.acct
 		payload += int64(len(m.Payload))
 		c.dropped.Add(1)
 		notify(m.Done, errClosed)
@@ -641,7 +656,7 @@ func (c *Conn) abandonLocked() {
 	c.q.prio = c.q.prio[:0]
 	c.q.bytes -= bytes
 	c.q.payload -= payload
-	c.cfg.Budget.release(bytes)
+	c.cfg.Budget.release(acct)
 }
 
 // exit marks one goroutine as finished.
@@ -713,7 +728,9 @@ func (c *Conn) finishApp(f closeFrame, close bool, cancel <-chan struct{}, timeo
 func (c *Conn) finishAppLocked() {
 	if !c.appFinished {
 		c.appFinished = true
-		close(c.appDone)
+		if c.appDone != nil {
+			close(c.appDone)
+		}
 	}
 }
 
@@ -726,6 +743,18 @@ func (c *Conn) limitWritesLocked() {
 	}
 	c.q.closing = true
 	_ = c.nc.SetWriteDeadline(time.Now().Add(c.cfg.CloseTimeout))
+}
+
+// sentSignalLocked returns a channel that is closed once our close frame
+// is on the wire, making it when needed.
+func (c *Conn) sentSignalLocked() <-chan struct{} {
+	if c.sentCh == nil {
+		c.sentCh = make(chan struct{})
+		if c.closeWritten {
+			close(c.sentCh)
+		}
+	}
+	return c.sentCh
 }
 
 // errClosed is returned by calls on a closed connection.

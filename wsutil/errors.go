@@ -31,9 +31,10 @@ var (
 	// within Config.MessageTimeout of its first frame: the Conn fails the
 	// connection with 1008 (policy violation).
 	ErrMessageTimeout = &ws.ProtocolError{Code: ws.StatusPolicyViolation, Reason: "message not completed in time"}
-	// ErrBudgetExhausted reports a message that the Budget, under
-	// BudgetRefuse, had no room for: the Conn fails the connection with
-	// 1013 (try again later).
+	// ErrBudgetExhausted reports a message that the Budget had no room
+	// for, under BudgetRefuse, or under BudgetWait when waiting could not
+	// end (every byte held by connections that wait for more): the Conn
+	// fails the connection with 1013 (try again later).
 	ErrBudgetExhausted = &ws.ProtocolError{Code: ws.StatusTryAgainLater, Reason: "server out of memory budget"}
 
 	// ErrNoMessage reports a Read with no message or frame started: call
@@ -64,4 +65,5 @@ var (
 	errBudgetStopped  = errors.New("wsutil: connection ended while waiting for the budget")
 	errBudgetCanceled = errors.New("wsutil: canceled while waiting for the budget")
 	errBudgetTimeout  = errors.New("wsutil: timed out waiting for the budget")
+	errBudgetDeadlock = errors.New("wsutil: refused by the budget: every byte is held by waiters")
 )

@@ -2,7 +2,9 @@ package wsutil
 
 import (
 	"context"
+	"errors"
 	"io"
+	"os"
 	"time"
 
 	"github.com/sluice-ws/sluice/internal/bufpool"
@@ -49,20 +51,108 @@ func (c *Conn) initReader(recv RecvExtension) {
 
 // readLoop is the reading goroutine: it owns the Reader and the sending
 // side of Inbound, which it closes on exit.
-func (c *Conn) readLoop() {
-	defer c.exit()
-	defer c.closeInbound()
-	defer c.r.releaseBuffer()
-	c.touch()
+//
+// It spends most of its life waiting for the peer, and an idle goroutine
+// costs its stack, which reading and handling messages grows past the
+// minimum and the runtime never shrinks back while the goroutine waits on
+// a socket. So a reading goroutine that has waited idleGrace for the peer
+// hands the wait to a fresh goroutine, with a minimal stack, and exits
+// (fresh marks that goroutine, which waits without the grace).
+func (c *Conn) readLoop(fresh bool) {
+	if !fresh {
+		c.touch()
+	}
+	for {
+		if c.waitIdle(fresh) == idleHandedOver {
+			return
+		}
+		fresh = false
+		if !c.readBurst() {
+			c.readerDone()
+			return
+		}
+	}
+}
+
+// idleGrace is how long a reading goroutine waits for the peer before it
+// hands the wait to a fresh one.
+const idleGrace = 2 * time.Second
+
+// Outcomes of waitIdle.
+const (
+	idleRead       = iota // bytes (or an error) arrived, for the Reader
+	idleHandedOver        // a fresh goroutine waits instead
+)
+
+// readerDone is the reading goroutine's exit.
+func (c *Conn) readerDone() {
+	c.r.releaseBuffer()
+	c.closeInbound()
+	c.exit()
+}
+
+// waitIdle waits for the next bytes when the Reader is between messages
+// with nothing buffered, reading them into its small buffer; a goroutine
+// that is not fresh waits idleGrace at most, then hands over.
+func (c *Conn) waitIdle(fresh bool) int {
+	r := &c.r
+	if !r.idle() {
+		return idleRead
+	}
+	r.releaseBuffer()
+	graceEnds := c.idleWait(!fresh)
+	n, err := c.nc.Read(r.small[:])
+	if n > 0 {
+		c.bytesIn.Add(int64(n))
+		c.touch()
+	} else if !graceEnds.IsZero() && errors.Is(err, os.ErrDeadlineExceeded) && !time.Now().Before(graceEnds) {
+		go c.readLoop(true)
+		return idleHandedOver
+	}
+	r.fed(n, err)
+	return idleRead
+}
+
+// idleWait sets the read deadline for a wait between messages: the close
+// deadline once our close frame is out, and with grace the end of the
+// grace period when that comes first, which it returns (zero when the
+// wait has no grace). It leaves a grace deadline that still has half its
+// time to run, so that a busy connection moves it once a second at most.
+func (c *Conn) idleWait(grace bool) (graceEnds time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	want := c.closeDL
+	if grace && (want.IsZero() || time.Until(want) > idleGrace) {
+		graceEnds = c.readDL
+		if !c.graceDL || time.Until(graceEnds) < idleGrace/2 {
+			graceEnds = time.Now().Add(idleGrace)
+		}
+		want = graceEnds
+	}
+	if !want.Equal(c.readDL) {
+		_ = c.nc.SetReadDeadline(want)
+		c.readDL = want
+	}
+	c.graceDL = !graceEnds.IsZero()
+	c.noteTakenLocked()
+	return graceEnds
+}
+
+// readBurst reads and delivers messages as long as bytes are buffered or
+// a message is in progress. It reports false when reading has ended.
+func (c *Conn) readBurst() bool {
 	for {
 		m, held, err := c.readMessage()
 		if err != nil {
 			c.readEnd(err)
-			return
+			return false
 		}
 		c.msgsIn.Add(1)
 		if !c.deliver(m, held) {
-			return
+			return false
+		}
+		if c.r.idle() {
+			return true
 		}
 	}
 }
@@ -114,12 +204,22 @@ const smallPayload = 512
 func (c *Conn) readPayload(p *payload) error {
 	r := &c.r
 	for {
-		if len(p.b) == cap(p.b) && r.needsRoom() {
-			if err := c.growPayload(p); err != nil {
+		dst := p.b[len(p.b):cap(p.b)]
+		if len(dst) == 0 && r.needsRoom() {
+			if int64(len(p.b)) >= r.maxMessage() {
+				// Full to the limit: whether more follows needs one
+				// byte of room, not a copy of the whole message.
+				dst = r.ctl[:1]
+			} else if err := c.growPayload(p); err != nil {
 				return err
+			} else {
+				dst = p.b[len(p.b):cap(p.b)]
 			}
 		}
-		n, err := r.Read(p.b[len(p.b):cap(p.b)])
+		n, err := r.Read(dst)
+		if n > 0 && &dst[0] == &r.ctl[0] {
+			return ErrMessageTooBig
+		}
 		p.b = p.b[:len(p.b)+n]
 		if err == io.EOF {
 			if p.buf != nil {
@@ -140,7 +240,7 @@ func (c *Conn) growPayload(p *payload) error {
 	size := n + growSize(n, cap(p.b), r.left, r.dec != nil, r.maxMessage())
 	if p.buf == nil && size <= smallPayload {
 		// Small: the whole message in one plain slice.
-		if err := c.reserve(int64(size) + messageOverhead); err != nil {
+		if err := c.reserve(int64(size)+messageOverhead, p.held); err != nil {
 			return err
 		}
 		p.held += int64(size) + messageOverhead
@@ -148,7 +248,7 @@ func (c *Conn) growPayload(p *payload) error {
 		return nil
 	}
 	size = bufpool.ClassSize(size)
-	if err := c.reserve(int64(size)); err != nil {
+	if err := c.reserve(int64(size), p.held); err != nil {
 		return err
 	}
 	nb := bufpool.Get(size)
@@ -160,7 +260,7 @@ func (c *Conn) growPayload(p *payload) error {
 	if p.buf == nil {
 		old = 0
 		if p.held == 0 {
-			if err := c.reserve(messageOverhead); err != nil {
+			if err := c.reserve(messageOverhead, p.held+int64(size)); err != nil {
 				nb.Release()
 				c.cfg.Budget.release(int64(size))
 				return err
@@ -183,9 +283,10 @@ func (c *Conn) release(b *bufpool.Buf, held int64) {
 	}
 }
 
-// reserve takes n bytes of the Budget for the message being read,
-// following the Budget's policy when they are not free.
-func (c *Conn) reserve(n int64) error {
+// reserve takes n bytes of the Budget for the message being read, which
+// holds held already, following the Budget's policy when they are not
+// free.
+func (c *Conn) reserve(n, held int64) error {
 	b := c.cfg.Budget
 	if b.tryAcquire(n) {
 		return nil
@@ -205,11 +306,13 @@ func (c *Conn) reserve(n int64) error {
 	c.waiting.Store(true)
 	defer c.waiting.Store(false)
 	defer c.touch() // waiting for memory is not the peer's silence
-	switch b.acquire(n, c.stop, nil, timeout) {
+	switch b.acquire(n, held, c.stop, nil, timeout) {
 	case nil:
 		return nil
 	case errBudgetTimeout:
 		return ErrMessageTimeout
+	case errBudgetDeadlock:
+		return ErrBudgetExhausted
 	}
 	return errClosed
 }
@@ -242,6 +345,7 @@ func (c *Conn) readWait(mid bool) {
 		_ = c.nc.SetReadDeadline(want)
 		c.readDL = want
 	}
+	c.graceDL = false
 	c.noteTakenLocked()
 }
 
@@ -249,12 +353,25 @@ func (c *Conn) readWait(mid bool) {
 // connection ended first.
 func (c *Conn) deliver(m Message, held int64) bool {
 	if c.cfg.OnMessage != nil {
+		// m counts against the Budget while OnMessage has it, and a Send
+		// of m takes its bytes over (takeCallbackHeldLocked).
+		var p0 *byte
+		if len(m.Payload) > 0 {
+			p0 = &m.Payload[0]
+		}
+		c.mu.Lock()
+		c.cb = callbackHold{p0: p0, held: held}
+		c.mu.Unlock()
 		c.inCallback.Store(true)
 		c.waiting.Store(true) // the application's time is not the peer's silence
 		c.cfg.OnMessage(c, m)
 		c.waiting.Store(false)
 		c.inCallback.Store(false)
-		c.release(m.buf, held)
+		c.mu.Lock()
+		left := c.cb.held
+		c.cb = callbackHold{}
+		c.mu.Unlock()
+		c.release(m.buf, left)
 		return true
 	}
 	return c.deliverInbound(m, held)
@@ -403,7 +520,9 @@ func (c *Conn) closeInbound() {
 		return
 	}
 	c.inClosed = true
-	close(c.in)
+	if c.in != nil {
+		close(c.in)
+	}
 	c.cfg.Budget.unregister(c)
 	for ; c.inq.n > 0; c.inq.n-- {
 		c.cfg.Budget.release(c.inq.sizes[c.inq.head])
@@ -444,7 +563,7 @@ func (c *Conn) onControl(h ws.Header, p []byte) error {
 // at once that a message was taken, which Inbound alone cannot.
 func (c *Conn) Receive(ctx context.Context) (Message, error) {
 	select {
-	case m, ok := <-c.in:
+	case m, ok := <-c.Inbound():
 		if !ok {
 			c.finishApp(closeFrame{}, false, ctx.Done(), nil)
 			return Message{}, c.Err()

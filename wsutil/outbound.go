@@ -152,7 +152,16 @@ func (c *Conn) send(ctx context.Context, m Message, policy Overflow) error {
 			return errClosed
 		}
 		room := c.q.bytes == 0 || c.q.bytes+size <= c.cfg.OutboundBytes
+		if room {
+			if held, ok := c.takeCallbackHeldLocked(m); ok {
+				m.acct = held
+				c.queueDataLocked(m)
+				c.mu.Unlock()
+				return nil
+			}
+		}
 		if room && c.cfg.Budget.tryAcquire(size) {
+			m.acct = size
 			c.queueDataLocked(m)
 			c.mu.Unlock()
 			return nil
@@ -165,13 +174,20 @@ func (c *Conn) send(ctx context.Context, m Message, policy Overflow) error {
 		if room {
 			// The queue has room but the Budget is spent: wait for
 			// bytes, then queue whatever the queue holds meanwhile.
+			// Called from OnMessage, the message being handled holds
+			// bytes while this waits (see Budget.acquire).
+			held := c.cb.held
 			c.mu.Unlock()
-			if err := c.cfg.Budget.acquire(size, c.stop, ctx.Done(), nil); err != nil {
-				if err == errBudgetCanceled {
+			if err := c.cfg.Budget.acquire(size, held, c.stop, ctx.Done(), nil); err != nil {
+				switch err {
+				case errBudgetCanceled:
 					return ctx.Err()
+				case errBudgetDeadlock:
+					return ErrBudgetExhausted
 				}
 				return errClosed
 			}
+			m.acct = size
 			c.mu.Lock()
 			if !c.sendableLocked() {
 				c.mu.Unlock()
@@ -195,6 +211,27 @@ func (c *Conn) send(ctx context.Context, m Message, policy Overflow) error {
 			return errClosed
 		}
 	}
+}
+
+// callbackHold is the message OnMessage is handling: the first byte of
+// its payload, which tells it apart, and the Budget bytes it still holds.
+type callbackHold struct {
+	p0   *byte
+	held int64
+}
+
+// takeCallbackHeldLocked hands the Budget bytes of the message OnMessage
+// is handling to a Send of that very message (an echo, a forward), so
+// that it counts once, and all the way until written: a handler blocked
+// on a full send queue holds its message, and N connections doing so must
+// not hold N messages outside the Budget.
+func (c *Conn) takeCallbackHeldLocked(m Message) (int64, bool) {
+	if c.cb.held == 0 || len(m.Payload) == 0 || &m.Payload[0] != c.cb.p0 {
+		return 0, false
+	}
+	held := c.cb.held
+	c.cb.held = 0
+	return held, true
 }
 
 // queueDataLocked queues a data message whose Budget bytes are taken.

@@ -168,6 +168,22 @@ func (r *Reader) releaseBuffer() {
 	}
 }
 
+// idle reports whether a lean Reader is between messages with nothing
+// buffered: the next read of its source would wait for the peer.
+func (r *Reader) idle() bool {
+	return r.lean > 0 && !r.active && !r.inMessage && r.r == r.w && r.rerr == nil && r.err == nil
+}
+
+// fed gives an idle lean Reader the result of a read of its source into
+// r.small, made by its owner.
+func (r *Reader) fed(n int, err error) {
+	r.releaseBuffer()
+	r.buf, r.r, r.w = r.small[:], 0, n
+	if err != nil {
+		r.rerr = err
+	}
+}
+
 // pickBuffer makes a lean Reader wait with its small buffer when it is
 // idle, and read into a borrowed one while a message arrives.
 func (r *Reader) pickBuffer(mid bool) {

@@ -134,12 +134,13 @@ func (w *frameWriter) writeBatch(prio []control, items []Message, closed bool) b
 // unless err, the rest were not sent because our close frame went first.
 func (w *frameWriter) settle(items []Message, written int, err error) {
 	c := w.c
-	var bytes, payload int64
+	var bytes, payload, acct int64
 	for i, m := range items {
 		if m.OpCode == ws.OpClose {
 			continue
 		}
 		bytes += queuedSize(m)
+		acct += m.acct
 		payload += int64(len(m.Payload))
 		switch {
 		case i >= written:
@@ -162,7 +163,7 @@ func (w *frameWriter) settle(items []Message, written int, err error) {
 		c.q.payload -= payload
 		c.wakeSendersLocked()
 		c.mu.Unlock()
-		c.cfg.Budget.release(bytes)
+		c.cfg.Budget.release(acct)
 	}
 }
 
@@ -175,7 +176,10 @@ func (c *Conn) closeSent() bool {
 	if c.phase < phaseSent {
 		c.phase = phaseSent
 	}
-	close(c.sentCh)
+	c.closeWritten = true
+	if c.sentCh != nil {
+		close(c.sentCh)
+	}
 	drop := c.dropOnSent
 	if !drop && !c.recvClose {
 		c.closeDL = time.Now().Add(c.cfg.CloseTimeout)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"regexp"
 	"strings"
 	"sync"
@@ -23,6 +24,9 @@ import (
 // TestMain fails the package when a test leaves a goroutine behind: serve
 // must wait for every handler and Conn, dial for everything it starts.
 func TestMain(m *testing.M) {
+	// The servers these tests start run in this process: keep serve from
+	// setting the process's memory limit (limitGoMemory).
+	os.Setenv("GOMEMLIMIT", "off")
 	goleak.VerifyTestMain(m)
 }
 

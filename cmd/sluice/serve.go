@@ -9,7 +9,9 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"path"
+	"runtime/debug"
 	"strings"
 	"time"
 
@@ -106,8 +108,10 @@ func parseServeFlags(args []string, stderr io.Writer) (serveConfig, error) {
 		return cfg, usageError(fs, "-ping-interval and -write-timeout must not be negative")
 	case cfg.messageTimeout <= 0 || cfg.memoryBudget <= 0:
 		return cfg, usageError(fs, "-message-timeout and -memory-budget must be positive")
-	case cfg.memoryBudget < cfg.maxMessage || cfg.memoryBudget < cfg.chatMaxMessage:
-		return cfg, usageError(fs, "-memory-budget must hold at least one message of -max-message and -chat-max-message")
+	case cfg.memoryBudget < 2*cfg.maxMessage || cfg.memoryBudget < 2*cfg.chatMaxMessage:
+		// A message's buffer grows by doubling: the largest needs one
+		// and a half times its size while it grows.
+		return cfg, usageError(fs, "-memory-budget must be at least twice -max-message and -chat-max-message")
 	case cfg.readHeaderTimeout <= 0 || cfg.handshakeTimeout <= 0 || cfg.idleTimeout <= 0 || cfg.shutdownTimeout <= 0:
 		return cfg, usageError(fs, "the -*-timeout flags must be positive")
 	}
@@ -131,11 +135,29 @@ func runServe(ctx context.Context, args []string, _ io.Reader, _, stderr io.Writ
 		return err
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: cfg.logLevel}))
+	if limit, ok := limitGoMemory(int64(cfg.memoryBudget)); ok {
+		log.Debug("go memory limit", "bytes", limit)
+	}
 	ln, err := new(net.ListenConfig).Listen(ctx, "tcp", cfg.addr)
 	if err != nil {
 		return fmt.Errorf("serve: %w", err)
 	}
 	return newServer(cfg, log).serve(ctx, ln)
+}
+
+// limitGoMemory sets the Go runtime's soft memory limit to one and a half
+// times the memory budget plus 64 MiB, unless GOMEMLIMIT is set. The
+// budget bounds the live bytes of messages; the limit makes the garbage
+// collector run before garbage (a large message's old buffers, say) grows
+// as large again, which it would otherwise let happen (GOGC=100). It
+// returns the limit and whether it set one.
+func limitGoMemory(budget int64) (int64, bool) {
+	if os.Getenv("GOMEMLIMIT") != "" {
+		return 0, false
+	}
+	limit := budget + budget/2 + 64<<20
+	debug.SetMemoryLimit(limit)
+	return limit, true
 }
 
 // server is the serve subcommand's HTTP and WebSocket server.

@@ -136,10 +136,11 @@ func (r *report) markdown(w io.Writer, srvs []server) {
 	}
 
 	fmt.Fprintf(w, "\n## Ratios\n\nMedian of the per-round ratios (idle: lower is better).\n\n")
-	fmt.Fprintf(w, "| scenario | sluice-conn / gws | sluice-frames / gobwas-frames | sluice-helpers / gobwas-helpers |\n|---|---:|---:|---:|\n")
+	fmt.Fprintf(w, "| scenario | sluice-conn / gws | sluice-handler / gws | sluice-frames / gobwas-frames | sluice-helpers / gobwas-helpers |\n|---|---:|---:|---:|---:|\n")
 	for _, sc := range r.Scenarios {
-		fmt.Fprintf(w, "| %s | %s | %s | %s |\n", sc.Name,
-			sc.ratio("sluice-conn", baseGWS), sc.ratio("sluice-frames", baseGobwas), sc.ratio("sluice-helpers", "gobwas-helpers"))
+		fmt.Fprintf(w, "| %s | %s | %s | %s | %s |\n", sc.Name,
+			sc.ratio("sluice-conn", baseGWS), sc.ratio("sluice-handler", baseGWS),
+			sc.ratio("sluice-frames", baseGobwas), sc.ratio("sluice-helpers", "gobwas-helpers"))
 	}
 
 	for _, sc := range r.Scenarios {

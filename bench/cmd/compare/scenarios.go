@@ -14,6 +14,7 @@ type server struct {
 // servers lists the servers in the order the tables show them.
 var servers = []server{
 	{"sluice-conn", true},
+	{"sluice-handler", true},
 	{"sluice-helpers", false},
 	{"sluice-frames", false},
 	{"gws", true},

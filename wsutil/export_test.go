@@ -1,0 +1,4 @@
+package wsutil
+
+// IdleGrace is idleGrace, for the external tests.
+const IdleGrace = idleGrace
