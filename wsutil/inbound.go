@@ -86,6 +86,9 @@ const (
 
 // readerDone is the reading goroutine's exit.
 func (c *Conn) readerDone() {
+	c.mu.Lock()
+	c.handoverLocked()
+	c.mu.Unlock()
 	c.r.releaseBuffer()
 	c.closeInbound()
 	c.exit()
@@ -119,6 +122,7 @@ func (c *Conn) waitIdle(fresh bool) int {
 // wait has no grace). It leaves a grace deadline that still has half its
 // time to run, so that a busy connection moves it once a second at most.
 func (c *Conn) idleWait(grace bool) (graceEnds time.Time) {
+	c.flushOwed()
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	want := c.closeDL
@@ -297,6 +301,7 @@ func (c *Conn) reserve(n, held int64) error {
 	case b.policy == BudgetRefuse:
 		return ErrBudgetExhausted
 	}
+	c.flushOwed() // what it owes may be what frees the bytes
 	var timeout <-chan time.Time
 	if c.cfg.MessageTimeout > 0 {
 		t := time.NewTimer(time.Until(c.began().Add(c.cfg.MessageTimeout)))
@@ -332,6 +337,7 @@ func (c *Conn) began() time.Time {
 // message the read may last until the message's deadline, and once our
 // close frame is out until the close deadline.
 func (c *Conn) readWait(mid bool) {
+	c.flushOwed()
 	var want time.Time
 	if mid && c.cfg.MessageTimeout > 0 {
 		want = c.began().Add(c.cfg.MessageTimeout)

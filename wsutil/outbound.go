@@ -11,12 +11,12 @@ import (
 // sendQueue is what waits to be written. The writing goroutine takes all
 // of it at once (see writeLoop) and exits when it finds it empty.
 type sendQueue struct {
-	prio    []control // control frames: they go before the next message
-	items   []Message // messages and our graceful close frame, in order
-	bytes   int64     // queuedSize of the messages queued or being written
-	payload int64     // their payload bytes (Buffered)
-	queued  uint64    // messages queued so far
-	active  bool      // a writing goroutine is running
+	prio    []control   // control frames: they go before the next message
+	items   []Message   // messages and our graceful close frame, in order
+	bytes   int64       // queuedSize of the messages queued or being written
+	payload int64       // their payload bytes (Buffered)
+	queued  uint64      // messages queued so far
+	writer  writerState // who writes the queue
 	// closing is set once closing has begun: writes are then bounded by
 	// CloseTimeout, and the writer no longer moves the write deadline.
 	closing bool
@@ -63,6 +63,23 @@ func (q *sendQueue) idleLocked() {
 	q.items, q.prio = nil, nil
 }
 
+// writerState says who writes the queue.
+type writerState uint8
+
+const (
+	// writerNone: nobody; the next message queued starts a writer.
+	writerNone writerState = iota
+	// writerGoroutine: a writing goroutine runs (writeLoop).
+	writerGoroutine
+	// writerOwed: OnMessage queued messages while the reader handles a
+	// burst; the reader writes them itself before it next waits
+	// (flushOwed), which saves starting a goroutine per burst and
+	// batches the replies to the whole burst.
+	writerOwed
+	// writerReader: the reader is writing them now.
+	writerReader
+)
+
 // control is a control frame waiting to be written.
 type control struct {
 	op      ws.OpCode
@@ -87,12 +104,14 @@ func (c *Conn) enqueueLocked(m Message, front bool) {
 		c.q.items = getItems()
 	}
 	c.q.items = append(c.q.items, m)
-	if m.OpCode != ws.OpClose {
-		c.q.bytes += queuedSize(m)
-		c.q.payload += int64(len(m.Payload))
-		c.q.queued++
-	}
 	c.startWriterLocked()
+	if m.OpCode == ws.OpClose {
+		c.handoverLocked()
+		return
+	}
+	c.q.bytes += queuedSize(m)
+	c.q.payload += int64(len(m.Payload))
+	c.q.queued++
 }
 
 // enqueueControlLocked queues a control frame ahead of the messages.
@@ -101,14 +120,33 @@ func (c *Conn) enqueueControlLocked(op ws.OpCode, p []byte) {
 	copy(ctl.payload[:], p)
 	c.q.prio = append(c.q.prio, ctl)
 	c.startWriterLocked()
+	c.handoverLocked()
 }
 
-// startWriterLocked starts the writing goroutine unless one runs.
+// startWriterLocked makes sure somebody writes the queue: the reader, when
+// OnMessage is running on it, or else a writing goroutine.
 func (c *Conn) startWriterLocked() {
-	if c.q.active || c.phase == phaseDone {
+	if c.q.writer != writerNone || c.phase == phaseDone {
 		return
 	}
-	c.q.active = true
+	if c.inCallback.Load() {
+		c.q.writer = writerOwed
+		return
+	}
+	c.q.writer = writerGoroutine
+	c.running++
+	go c.writeLoop()
+}
+
+// handoverLocked gives a flush the reader owes to a writing goroutine:
+// whoever is about to wait for the queue to move (a control frame, a
+// close, a sender waiting for room) must not depend on a reader that may
+// be the very goroutine waiting.
+func (c *Conn) handoverLocked() {
+	if c.q.writer != writerOwed || c.phase == phaseDone {
+		return
+	}
+	c.q.writer = writerGoroutine
 	c.running++
 	go c.writeLoop()
 }
@@ -171,6 +209,7 @@ func (c *Conn) send(ctx context.Context, m Message, policy Overflow) error {
 			c.mu.Unlock()
 			return err
 		}
+		c.handoverLocked() // this Send waits for the queue to move
 		if room {
 			// The queue has room but the Budget is spent: wait for
 			// bytes, then queue whatever the queue holds meanwhile.

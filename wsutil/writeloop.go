@@ -18,6 +18,27 @@ import (
 // exits. All bytes to the socket go through it, one goroutine at a time.
 func (c *Conn) writeLoop() {
 	defer c.exit()
+	c.writeQueued()
+}
+
+// flushOwed writes, on the reading goroutine, what OnMessage queued while
+// the reader handled a burst (writerOwed). The reader calls it before it
+// waits for anything.
+func (c *Conn) flushOwed() {
+	c.mu.Lock()
+	owed := c.q.writer == writerOwed && c.phase != phaseDone
+	if owed {
+		c.q.writer = writerReader
+	}
+	c.mu.Unlock()
+	if owed {
+		c.writeQueued()
+	}
+}
+
+// writeQueued writes the queue until it finds it empty, on the goroutine
+// that owns the writing.
+func (c *Conn) writeQueued() {
 	w := frameWriter{c: c}
 	defer w.free()
 	var prio []control
@@ -26,7 +47,7 @@ func (c *Conn) writeLoop() {
 	for {
 		c.mu.Lock()
 		if c.phase == phaseDone || len(c.q.prio)+len(c.q.items) == 0 {
-			c.q.active = false
+			c.q.writer = writerNone
 			c.q.idleLocked()
 			c.mu.Unlock()
 			return
