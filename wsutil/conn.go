@@ -27,7 +27,8 @@ const (
 // Message is one WebSocket message travelling through a Conn.
 type Message struct {
 	// OpCode is ws.OpText or ws.OpBinary (ws.OpContinuation for the
-	// later frames of a message in Config.FrameMode).
+	// later frames of a message in Config.FrameMode). A sent message with
+	// no opcode (0) goes out as binary.
 	OpCode ws.OpCode
 	// Payload is the message data. A sent payload must not be modified
 	// until the Conn has written it; Send and Outbound do not copy it. A
@@ -340,9 +341,10 @@ type Conn struct {
 	keepalive *time.Timer
 	ka        keepaliveState // guarded by mu
 
-	epoch    time.Time    // the Conn's monotonic clock starts here
-	lastRead atomic.Int64 // when bytes last arrived, as a time.Duration since epoch
-	waiting  atomic.Bool  // the reader waits for the application or the Budget
+	epoch     time.Time    // the Conn's monotonic clock starts here
+	lastRead  atomic.Int64 // when bytes last arrived, as a time.Duration since epoch
+	readLimit atomic.Int64 // SetReadLimit; the reader reads it at each message
+	waiting   atomic.Bool  // the reader waits for the application or the Budget
 
 	bytesIn, bytesOut        atomic.Int64
 	msgsIn, msgsOut, dropped atomic.Int64
@@ -380,6 +382,7 @@ func NewConn(conn net.Conn, side ws.Side, hs ws.Handshake, cfg Config) (*Conn, e
 		c.inq.sizes = make([]int64, c.cfg.InboundSize)
 		c.cfg.Budget.register(c)
 	}
+	c.readLimit.Store(c.cfg.MaxMessageSize)
 	c.initReader(recv)
 	c.hs.Buffered = nil // the Reader holds them now
 	if c.cfg.PingInterval > 0 {
@@ -445,6 +448,32 @@ func (c *Conn) setErrLocked(err error) {
 		c.err = err
 	}
 }
+
+// IsCleanClose reports whether err, what Err or Close returned, is the end
+// of a clean closing handshake, whichever side began it: a close frame
+// with 1000 (normal closure), 1001 (going away) or no code at all. Log the
+// rest:
+//
+//	if err := c.Err(); !wsutil.IsCleanClose(err) {
+//		log.Println("connection lost:", err)
+//	}
+func IsCleanClose(err error) bool {
+	var ce ws.CloseError
+	if !errors.As(err, &ce) {
+		return false
+	}
+	switch ce.Code {
+	case ws.StatusNormalClosure, ws.StatusGoingAway, ws.StatusNoStatusRcvd:
+		return true
+	}
+	return false
+}
+
+// SetReadLimit sets the largest message the Conn accepts from the next
+// message on (Config.MaxMessageSize; 0 means DefaultMaxMessageSize, a
+// negative value no limit): a server may raise it once a client has
+// authenticated. A larger message fails the connection with 1009.
+func (c *Conn) SetReadLimit(n int64) { c.readLimit.Store(n) }
 
 // State returns the connection's state.
 func (c *Conn) State() State {

@@ -166,7 +166,8 @@ func (c *Conn) sendableLocked() bool {
 	return c.phase == phaseOpen || c.phase == phaseOwed
 }
 
-// Send queues m for sending. m.OpCode must be ws.OpText or ws.OpBinary.
+// Send queues m for sending. m.OpCode is ws.OpText or ws.OpBinary (0 means
+// binary).
 // When the send queue is full (Config.OutboundBytes) or the Budget is
 // spent it follows Config.Overflow. It returns ctx.Err() when ctx ends
 // first, and an error matching net.ErrClosed once the connection is
@@ -174,7 +175,7 @@ func (c *Conn) sendableLocked() bool {
 // m.Done to learn the outcome. A payload from a pooled buffer (a received
 // message) stays alive until written, even if released meanwhile.
 func (c *Conn) Send(ctx context.Context, m Message) error {
-	if m.OpCode != ws.OpText && m.OpCode != ws.OpBinary {
+	if m.OpCode = dataOpCode(m.OpCode); m.OpCode == 0 {
 		return ErrOpCode
 	}
 	return c.send(ctx, m, c.cfg.Overflow)
@@ -273,6 +274,18 @@ func (c *Conn) takeCallbackHeldLocked(m Message) (int64, bool) {
 	return held, true
 }
 
+// dataOpCode returns the opcode a sent message goes out with: op for text
+// and binary, binary for none, and 0 for an opcode that is not data.
+func dataOpCode(op ws.OpCode) ws.OpCode {
+	switch op {
+	case ws.OpText, ws.OpBinary:
+		return op
+	case 0:
+		return ws.OpBinary
+	}
+	return 0
+}
+
 // queueDataLocked queues a data message whose Budget bytes are taken.
 func (c *Conn) queueDataLocked(m Message) {
 	if m.buf != nil {
@@ -309,8 +322,9 @@ func (c *Conn) overflowLocked(policy Overflow) error {
 // The first call starts the goroutine that takes from the channel; it
 // exits when the connection ends, after which a send on Outbound blocks:
 // select on Done as well, and set Message.Done when the outcome matters.
-// A message whose opcode Send would refuse reports ErrOpCode on its Done
-// and is counted in Stats.Dropped.
+// A message with no opcode goes out as binary; one whose opcode Send
+// would refuse (a control opcode) reports ErrOpCode on its Done and is
+// counted in Stats.Dropped.
 func (c *Conn) Outbound() chan<- Message {
 	c.outOnce.Do(func() {
 		c.out = make(chan Message)
@@ -353,7 +367,7 @@ func (c *Conn) pump() {
 				c.outboundClosed()
 				return
 			}
-			if m.OpCode != ws.OpText && m.OpCode != ws.OpBinary {
+			if m.OpCode = dataOpCode(m.OpCode); m.OpCode == 0 {
 				c.dropped.Add(1)
 				notify(m.Done, ErrOpCode)
 				continue
