@@ -304,7 +304,6 @@ type Conn struct {
 	readDL   time.Time // the read deadline set on nc; guarded by mu
 	graceDL  bool      // readDL is the end of an idle grace; guarded by mu
 	closeDL  time.Time // when the wait for the peer's close ends; guarded by mu
-	stalled  bool      // the application stopped taking messages while closing
 
 	in      chan Message     // Inbound
 	taken   chan struct{}    // poked by Receive after it takes a message

@@ -26,6 +26,10 @@ type inboundQueue struct {
 	// delivering is set while the deliverer runs, ended once reading
 	// has ended: the last of the two to finish closes Inbound.
 	delivering, ended bool
+	// stalled is set when the application took nothing for closeLinger
+	// after our close frame left: from then on what does not fit on
+	// Inbound is dropped.
+	stalled bool
 }
 
 // pendingMessage is a message waiting for room on Inbound, with its
@@ -78,10 +82,11 @@ func (c *Conn) ringLocked(held int64) {
 // Inbound has room, else through the deliverer, as long as what the
 // application has not taken stays within InboundBytes (one message always
 // fits). Beyond that it waits, reading nothing. Once our close frame has
-// left it waits for nobody: a message that does not fit is dropped and
-// counted (RFC 6455 §1.4 lets a closing endpoint discard data), so that
-// the peer's close frame gets read. It reports false when the connection
-// ended first.
+// left it waits for nobody: a message beyond InboundBytes, or any message
+// once the application has stopped taking them (see deliverPending), is
+// dropped and counted (RFC 6455 §1.4 lets a closing endpoint discard
+// data), so that the peer's close frame gets read. It reports false when
+// the connection ended first.
 func (c *Conn) deliverInbound(m Message, held int64) bool {
 	var check *time.Timer
 	defer func() {
@@ -99,7 +104,7 @@ func (c *Conn) deliverInbound(m Message, held int64) bool {
 			return true
 		}
 		closing := c.phase >= phaseSent
-		if !closing && fits {
+		if fits && !c.inq.stalled {
 			c.inq.pending = append(c.inq.pending, pendingMessage{m, held})
 			c.inq.bytes += held
 			c.startDelivererLocked()
@@ -123,7 +128,7 @@ func (c *Conn) deliverInbound(m Message, held int64) bool {
 		case <-c.sentCh:
 		case <-c.stop:
 			c.waiting.Store(false)
-			c.release(m.buf, held)
+			c.drop(m, held)
 			return false
 		}
 		c.waiting.Store(false)
@@ -143,8 +148,9 @@ func (c *Conn) startDelivererLocked() {
 
 // deliverPending is the deliverer: it puts the pending messages on Inbound
 // in order, waiting for room, and exits when none is left. Once our close
-// frame has left, an application that takes nothing for closeLinger is
-// taken to have stopped reading: the pending messages are dropped.
+// frame has left, or the connection has ended, an application that takes
+// nothing for closeLinger is taken to have stopped reading: the pending
+// messages are dropped, and from then on any that do not fit (stalled).
 func (c *Conn) deliverPending() {
 	defer c.exit()
 	var linger *time.Timer
@@ -155,8 +161,8 @@ func (c *Conn) deliverPending() {
 	}()
 	for {
 		c.mu.Lock()
-		if len(c.inq.pending) == 0 || c.phase == phaseDone {
-			c.dropPendingLocked()
+		if len(c.inq.pending) == 0 {
+			c.inq.pending = nil
 			c.inq.delivering = false
 			c.endInboundLocked()
 			c.mu.Unlock()
@@ -164,21 +170,18 @@ func (c *Conn) deliverPending() {
 		}
 		p := c.inq.pending[0]
 		c.mu.Unlock()
-		var sent <-chan struct{}
-		var stallTimer <-chan time.Time
+		var sent, stop <-chan struct{}
+		var stall <-chan time.Time
 		if linger == nil {
-			sent = c.sentCh
+			sent, stop = c.sentCh, c.stop
 		} else {
-			stallTimer = linger.C
+			stall = linger.C
 		}
 		select {
 		case c.in <- p.m:
 			c.mu.Lock()
 			c.inq.pending[0] = pendingMessage{}
 			c.inq.pending = c.inq.pending[1:]
-			if len(c.inq.pending) == 0 {
-				c.inq.pending = nil
-			}
 			c.ringLocked(p.held)
 			c.noteTakenLocked()
 			c.mu.Unlock()
@@ -191,12 +194,11 @@ func (c *Conn) deliverPending() {
 			}
 		case <-sent:
 			linger = time.NewTimer(closeLinger)
-		case <-stallTimer:
+		case <-stop:
+			linger = time.NewTimer(closeLinger)
+		case <-stall:
 			c.mu.Lock()
-			c.dropPendingLocked()
-			c.mu.Unlock()
-		case <-c.stop:
-			c.mu.Lock()
+			c.inq.stalled = true
 			c.dropPendingLocked()
 			c.mu.Unlock()
 		}
