@@ -22,6 +22,10 @@ type Handshake struct {
 	// in the common case. Read these bytes before reading from the
 	// connection again, or frames that arrived early are lost.
 	Buffered []byte
+	// Response is the 101 response a server has yet to write, when its
+	// Upgrader or HTTPUpgrader has DeferResponse set: write it before
+	// anything else (wsutil.NewConn does). nil otherwise.
+	Response []byte
 }
 
 // KeySize is the length of a Sec-WebSocket-Key value: the base64 encoding of

@@ -351,9 +351,16 @@ type Conn struct {
 
 // NewConn takes over conn, whose opening handshake hs is complete, and
 // starts reading it. side is the role of this end. Bytes in hs.Buffered
-// are read before the socket. It fails only when cfg.Extension cannot
+// are read before the socket, and hs.Response (a server's deferred 101
+// response) is written before anything else. It fails only when cfg.Extension cannot
 // honour what the handshake accepted; conn is then left open.
 func NewConn(conn net.Conn, side ws.Side, hs ws.Handshake, cfg Config) (*Conn, error) {
+	return newConn(conn, side, hs, cfg, nil)
+}
+
+// newConn is NewConn, calling register with the Conn before it starts
+// anything: before a byte of it, the 101 response included, is written.
+func newConn(conn net.Conn, side ws.Side, hs ws.Handshake, cfg Config, register func(*Conn)) (*Conn, error) {
 	c := &Conn{
 		nc:      conn,
 		side:    side,
@@ -384,6 +391,15 @@ func NewConn(conn net.Conn, side ws.Side, hs ws.Handshake, cfg Config) (*Conn, e
 	c.readLimit.Store(c.cfg.MaxMessageSize)
 	c.initReader(recv)
 	c.hs.Buffered = nil // the Reader holds them now
+	if register != nil {
+		register(c)
+	}
+	if len(hs.Response) > 0 {
+		c.q.preamble, c.hs.Response = hs.Response, nil
+		c.mu.Lock()
+		c.startWriterLocked()
+		c.mu.Unlock()
+	}
 	if c.cfg.PingInterval > 0 {
 		c.mu.Lock() // the first tick must find the timer set
 		c.keepalive = time.AfterFunc(c.cfg.PingInterval, c.keepaliveTick)

@@ -25,6 +25,9 @@ type sendQueue struct {
 	room chan struct{}
 	// writeDL is the write deadline the writer set last.
 	writeDL time.Time
+	// preamble is the 101 response a server has yet to write
+	// (ws.Handshake.Response): it goes before anything else.
+	preamble []byte
 }
 
 // messageOverhead is what a message costs in a queue besides its payload:

@@ -46,7 +46,9 @@ func (c *Conn) writeQueued() {
 	defer func() { putItems(items) }()
 	for {
 		c.mu.Lock()
-		if c.phase == phaseDone || len(c.q.prio)+len(c.q.items) == 0 {
+		pre := c.q.preamble
+		c.q.preamble = nil
+		if c.phase == phaseDone || len(pre)+len(c.q.prio)+len(c.q.items) == 0 {
 			c.q.writer = writerNone
 			c.q.idleLocked()
 			c.mu.Unlock()
@@ -56,7 +58,7 @@ func (c *Conn) writeQueued() {
 		items, c.q.items = c.q.items, items[:0]
 		closed := c.phase >= phaseSent
 		c.mu.Unlock()
-		ok := w.writeBatch(prio, items, closed)
+		ok := w.writeBatch(pre, prio, items, closed)
 		clear(prio)
 		clear(items)
 		if !ok {
@@ -103,14 +105,16 @@ func (w *frameWriter) free() {
 	}
 }
 
-// writeBatch writes the control frames, then the items, and settles every
+// writeBatch writes pre (the 101 response, if the Conn has yet to write
+// it), the control frames, then the items, and settles every
 // item: its Done learns the outcome, its Budget bytes and buffer are given
 // back. closed says our close frame has already left: nothing follows it.
 // It reports false when the writer must stop.
-func (w *frameWriter) writeBatch(prio []control, items []Message, closed bool) bool {
+func (w *frameWriter) writeBatch(pre []byte, prio []control, items []Message, closed bool) bool {
 	c := w.c
 	sentClose := false
 	var err error
+	w.bytes(pre)
 	for i := range prio {
 		if closed || err != nil {
 			break
