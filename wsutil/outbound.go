@@ -115,6 +115,10 @@ func (c *Conn) enqueueLocked(m Message, front bool) {
 	c.q.bytes += queuedSize(m)
 	c.q.payload += int64(len(m.Payload))
 	c.q.queued++
+	if c.q.writer == writerOwed && c.q.bytes >= c.cfg.OutboundBytes/2 {
+		// A long burst: do not let its replies wait for its end.
+		c.handoverLocked()
+	}
 }
 
 // enqueueControlLocked queues a control frame ahead of the messages.

@@ -41,11 +41,23 @@ type Server struct {
 	// request.reject()), any other error with 403.
 	CheckRequest func(r *Request) error
 
+	// OnAccept, if set, is called with each connection once it is
+	// registered and running, on the goroutine of its HTTP request (Node
+	// ws's connection event): for logging, or joining it to a room. Do
+	// not block in it.
+	OnAccept func(c *Conn, r *Request)
+
 	// Handle, if set, runs each connection on a goroutine of its own,
 	// the channel form: range over c.Inbound(). With Config.OnMessage
 	// leave it nil: the Conn then needs no goroutine of yours. Either
 	// way the HTTP handler returns right after the handshake.
 	Handle func(c *Conn, r *Request)
+
+	// OnError, if set, is told of every failed handshake, after the
+	// client got its answer (the seeds' error event): a refusal by
+	// CheckRequest, the origin check or the subprotocol choice, an
+	// invalid request, or a connection that failed.
+	OnError func(r *http.Request, err error)
 
 	// TrustedProxies lists the reverse proxies whose Forwarded or
 	// X-Forwarded-For fields tell the client's address
@@ -92,24 +104,15 @@ var ErrServerClosed = errors.New("wsutil: server closed")
 // ServeHTTP accepts the WebSocket connection r asks for, and registers it.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.wireShutdown(r)
-	if s.refusing() {
-		ws.RejectHTTP(w, r, ws.Reject(http.StatusServiceUnavailable, "server closed"))
+	req, err := s.admit(w, r)
+	if err != nil {
+		s.failed(r, err)
 		return
-	}
-	req := s.request(r)
-	if s.CheckRequest != nil {
-		if err := s.CheckRequest(req); err != nil {
-			var re *ws.RejectError
-			if !errors.As(err, &re) {
-				err = ws.Reject(http.StatusForbidden, "refused")
-			}
-			ws.RejectHTTP(w, r, err)
-			return
-		}
 	}
 	nc, hs, err := s.AcceptOptions.upgradeHTTP(w, r)
 	if err != nil {
-		return // the client has its answer
+		s.failed(r, err) // the client has its answer
+		return
 	}
 	cfg := s.AcceptOptions.config()
 	onClose := cfg.OnClose
@@ -123,15 +126,50 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	c, err := newConn(nc, ws.ServerSide, hs, cfg, func(c *Conn) { registered = s.add(c, req.Data) })
 	if err != nil {
 		nc.Close()
+		s.failed(r, err)
 		return
 	}
 	if !registered {
 		// Shutdown began during the handshake.
 		_ = c.Drop(ws.StatusGoingAway, "server closed")
+		s.failed(r, ErrServerClosed)
 		return
+	}
+	if s.OnAccept != nil {
+		s.OnAccept(c, req)
 	}
 	if s.Handle != nil {
 		go s.Handle(c, req)
+	}
+}
+
+// admit runs the checks that come before the handshake: the Server
+// accepts connections, and CheckRequest admits this one. A refusal is
+// answered through w.
+func (s *Server) admit(w http.ResponseWriter, r *http.Request) (*Request, error) {
+	if s.refusing() {
+		ws.RejectHTTP(w, r, ws.Reject(http.StatusServiceUnavailable, "server closed"))
+		return nil, ErrServerClosed
+	}
+	req := s.request(r)
+	if s.CheckRequest != nil {
+		if err := s.CheckRequest(req); err != nil {
+			answer := err
+			var re *ws.RejectError
+			if !errors.As(err, &re) {
+				answer = ws.Reject(http.StatusForbidden, "refused")
+			}
+			ws.RejectHTTP(w, r, answer)
+			return nil, err
+		}
+	}
+	return req, nil
+}
+
+// failed reports a failed handshake to OnError.
+func (s *Server) failed(r *http.Request, err error) {
+	if s.OnError != nil {
+		s.OnError(r, err)
 	}
 }
 
@@ -154,21 +192,9 @@ func (s *Server) request(r *http.Request) *Request {
 // request are in hs.Buffered: read them first. The connection is not
 // registered; closing it is up to you.
 func (s *Server) Hijack(w http.ResponseWriter, r *http.Request) (net.Conn, ws.Handshake, *Request, error) {
-	if s.refusing() {
-		err := ws.Reject(http.StatusServiceUnavailable, "server closed")
-		ws.RejectHTTP(w, r, err)
+	req, err := s.admit(w, r)
+	if err != nil {
 		return nil, ws.Handshake{}, nil, err
-	}
-	req := s.request(r)
-	if s.CheckRequest != nil {
-		if err := s.CheckRequest(req); err != nil {
-			var re *ws.RejectError
-			if !errors.As(err, &re) {
-				err = ws.Reject(http.StatusForbidden, "refused")
-			}
-			ws.RejectHTTP(w, r, err)
-			return nil, ws.Handshake{}, nil, err
-		}
 	}
 	nc, hs, err := s.AcceptOptions.upgradeHTTP(w, r)
 	if err != nil {
