@@ -132,8 +132,11 @@ type Config struct {
 	// accepted into an empty queue, whatever its size. When a message
 	// does not fit, Send follows Overflow.
 	OutboundBytes int64
-	// Overflow is what Send does when the queue is full. Sends on the
-	// Outbound channel always wait for room.
+	// Overflow is what Send does when the queue is full. Under the
+	// policies that do not wait, a queue whose writer has written within
+	// the last second counts as full only at twice OutboundBytes: a peer
+	// that reads is not judged slow for a burst. Sends on the Outbound
+	// channel always wait for room.
 	Overflow Overflow
 	// Budget, when set, bounds the bytes held by every Conn that shares
 	// it (see Budget), on top of the per-connection limits above.

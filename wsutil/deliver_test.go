@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"net"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -154,4 +155,44 @@ func TestSetReadLimit(t *testing.T) {
 	c.SetReadLimit(10)
 	p.send(ws.OpBinary, true, make([]byte, 11))
 	assert.Equal(t, ws.StatusMessageTooBig, p.readClose())
+}
+
+// Under OverflowClose a queue over OutboundBytes counts as full only at
+// twice that while its writer has written within the last second: a peer
+// that reads is not judged slow for a burst; one that stopped reading is
+// at OutboundBytes.
+func TestOverflowJudgesByProgress(t *testing.T) {
+	t.Parallel()
+	fill := func(t *testing.T, c *Conn) int64 {
+		t.Helper()
+		for {
+			err := c.Send(context.Background(), Message{OpCode: ws.OpBinary, Payload: make([]byte, 100)})
+			if err != nil {
+				require.ErrorIs(t, err, ErrQueueFull)
+				return c.Buffered()
+			}
+		}
+	}
+	const limit = 2000
+	cfg := Config{OutboundBytes: limit, Overflow: OverflowClose, CloseTimeout: time.Second}
+	synctest.Test(t, func(t *testing.T) {
+		a, b := net.Pipe() // b never reads: the first write blocks
+		defer b.Close()
+		c, err := NewConn(a, ws.ServerSide, ws.Handshake{}, cfg)
+		require.NoError(t, err)
+		defer c.Terminate()
+		held := fill(t, c)
+		assert.Greater(t, held+int64(messageOverhead)*(held/100), int64(limit), "a fresh writer may go past OutboundBytes")
+	})
+	synctest.Test(t, func(t *testing.T) {
+		a, b := net.Pipe()
+		defer b.Close()
+		c, err := NewConn(a, ws.ServerSide, ws.Handshake{}, cfg)
+		require.NoError(t, err)
+		defer c.Terminate()
+		require.NoError(t, c.Send(context.Background(), Message{OpCode: ws.OpBinary, Payload: make([]byte, 100)}))
+		time.Sleep(2 * slowAfter) // the writer is stuck on a peer that does not read
+		held := fill(t, c)
+		assert.LessOrEqual(t, held+int64(messageOverhead)*(held/100), int64(limit), "a stuck writer is held to OutboundBytes")
+	})
 }

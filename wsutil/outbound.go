@@ -28,6 +28,8 @@ type sendQueue struct {
 	// preamble is the 101 response a server has yet to write
 	// (ws.Handshake.Response): it goes before anything else.
 	preamble []byte
+	// progress is when a write last succeeded, on the Conn's clock.
+	progress time.Duration
 }
 
 // messageOverhead is what a message costs in a queue besides its payload:
@@ -197,7 +199,8 @@ func (c *Conn) send(ctx context.Context, m Message, policy Overflow) error {
 			c.mu.Unlock()
 			return errClosed
 		}
-		room := c.q.bytes == 0 || c.q.bytes+size <= c.cfg.OutboundBytes
+		room := c.q.bytes == 0 || c.q.bytes+size <= c.cfg.OutboundBytes ||
+			policy != OverflowBlock && c.keepingUpLocked(size)
 		if room {
 			if held, ok := c.takeCallbackHeldLocked(m); ok {
 				m.acct = held
@@ -300,6 +303,20 @@ func (c *Conn) queueDataLocked(m Message) {
 	}
 	c.enqueueLocked(m, false)
 }
+
+// keepingUpLocked reports whether a queue over OutboundBytes may take a
+// message of size anyway, under a policy that would otherwise drop it or
+// close the connection: when its writer has written within the last
+// slowAfter, the peer is reading, and a burst may fill up to twice
+// OutboundBytes. A peer is judged slow by the bytes it holds back and by
+// how long it has taken none, not by a momentary backlog.
+func (c *Conn) keepingUpLocked(size int64) bool {
+	return c.q.bytes+size <= 2*c.cfg.OutboundBytes && c.since()-c.q.progress < slowAfter
+}
+
+// slowAfter is how long a writer may make no progress before a send queue
+// over OutboundBytes counts as full (keepingUpLocked).
+const slowAfter = time.Second
 
 // overflowLocked applies a non-blocking overflow policy to a message that
 // does not fit.

@@ -186,6 +186,9 @@ func (w *frameWriter) settle(items []Message, written int, err error) {
 		c.mu.Lock()
 		c.q.bytes -= bytes
 		c.q.payload -= payload
+		if err == nil {
+			c.q.progress = c.since()
+		}
 		c.wakeSendersLocked()
 		c.mu.Unlock()
 		c.cfg.Budget.release(acct)
