@@ -2,7 +2,8 @@
 
 package wsutil
 
-// This build has no vector code: validFrom always runs the automaton.
+// This build has no vector code: ValidUTF8 and Write skip ASCII in Go and
+// run the automaton over the rest.
 const (
 	useSIMD = false
 	simdMin = 0
