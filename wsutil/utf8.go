@@ -65,7 +65,7 @@ func (v *UTF8Validator) Write(p []byte) bool {
 		// path, and step through the open rest (at most three bytes) with
 		// the automaton, which keeps the state for the next call.
 		if st == sAcc {
-			if i := asciiPrefix(p); i < len(p) {
+			if i := goASCII(p); i < len(p) {
 				p = p[i:]
 				cut := openTail(p)
 				if !validFrom(p[:cut]) {
@@ -101,7 +101,7 @@ func ValidUTF8(p []byte) bool {
 	if len(p) < shortInput {
 		return runDFA(sAcc, p) == sAcc
 	}
-	i := asciiPrefix(p)
+	i := goASCII(p)
 	return i == len(p) || validFrom(p[i:])
 }
 
@@ -289,6 +289,16 @@ func runDFA(st uint64, p []byte) uint64 {
 // that waits for the previous one, and two independent chains keep the CPU
 // busy.
 const pairMin = 64
+
+// goASCII returns the length of the ASCII prefix of p that ValidUTF8 and
+// Write skip in Go: all of it, unless the vector code takes p whole. That
+// code skips ASCII faster, but entering it costs more than a short run.
+func goASCII(p []byte) int {
+	if useSIMD && len(p) >= simdASCII {
+		return 0
+	}
+	return asciiPrefix(p)
+}
 
 // validFrom reports whether p, which starts at a sequence boundary, is
 // complete valid UTF-8: with the vector code when the build and the CPU have
