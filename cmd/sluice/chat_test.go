@@ -5,11 +5,11 @@ import (
 	"log/slog"
 	"net"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/sluice-ws/sluice/internal/wstest"
 	"github.com/sluice-ws/sluice/ws"
 	"github.com/sluice-ws/sluice/wsutil"
 )
@@ -61,8 +61,8 @@ func TestHubSlowMember(t *testing.T) {
 		go func() { sent <- h.broadcast(t.Context(), m) }()
 		select {
 		case <-sent:
-		case <-time.After(waitBound):
-			require.FailNow(t, "broadcast blocked on the slow member")
+		case <-wstest.After(t):
+			require.FailNow(t, wstest.Expired(t, "the broadcast (blocked on the slow member?)").Error())
 		}
 		for _, c := range fast {
 			assert.Equal(t, string(m.Payload), string(recv(t, c).Payload))

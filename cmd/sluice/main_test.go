@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"regexp"
@@ -16,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
+	"github.com/sluice-ws/sluice/internal/wstest"
 	"github.com/sluice-ws/sluice/ws"
 	"github.com/sluice-ws/sluice/wsutil"
 )
@@ -26,15 +26,15 @@ func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m)
 }
 
-// waitBound bounds every wait in these tests.
-const waitBound = 10 * time.Second
+// Every wait in these tests ends with the test, or at the run's deadline
+// (go test -timeout) less a margin to report it: wstest.Deadline. A slow
+// machine cannot reach that bound while the code is right; a hang does.
 
-// testCtx returns a context that ends with the test or after waitBound.
+// testCtx returns a context for one operation of t that ends with the
+// test or at wstest.Deadline.
 func testCtx(t *testing.T) context.Context {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), waitBound)
-	t.Cleanup(cancel)
-	return ctx
+	return wstest.Context(t, "an operation of "+t.Name())
 }
 
 // syncBuffer is an io.Writer that run may write from any goroutine while
@@ -84,7 +84,7 @@ func (b *syncBuffer) waitLen(t *testing.T, n int) {
 // reports true.
 func (b *syncBuffer) wait(t *testing.T, what string, done func([]byte) bool) {
 	t.Helper()
-	timeout := time.NewTimer(waitBound)
+	timeout := time.NewTimer(time.Until(wstest.Deadline(t)))
 	defer timeout.Stop()
 	for {
 		b.mu.Lock()
@@ -104,7 +104,7 @@ func (b *syncBuffer) wait(t *testing.T, what string, done func([]byte) bool) {
 			if len(s) > 2000 {
 				s = "…" + s[len(s)-2000:]
 			}
-			require.FailNowf(t, "never happened", "waited for %s; got %d bytes:\n%s", what, b.Len(), s)
+			require.FailNowf(t, "never happened", "%v; got %d bytes:\n%s", wstest.Expired(t, what), b.Len(), s)
 		}
 	}
 }
@@ -148,8 +148,8 @@ func (s *testServer) wait(t *testing.T) error {
 	case err := <-s.errc:
 		s.errc <- err // let a later wait see it too
 		return err
-	case <-time.After(waitBound):
-		return errors.New("serve did not return")
+	case <-wstest.After(t):
+		return wstest.Expired(t, "serve to return")
 	}
 }
 
@@ -161,6 +161,10 @@ func dialConn(t *testing.T, d *ws.Dialer, url string, cfg wsutil.Config) *wsutil
 	t.Helper()
 	if d == nil {
 		d = &ws.Dialer{}
+	}
+	if cfg.CloseTimeout == 0 {
+		// Only a hang may end a closing handshake here.
+		cfg.CloseTimeout = wstest.Remaining(t)
 	}
 	nc, hs, err := d.Dial(testCtx(t), url)
 	require.NoError(t, err)
@@ -177,8 +181,8 @@ func recv(t *testing.T, c *wsutil.Conn) wsutil.Message {
 	case m, ok := <-c.Inbound():
 		require.True(t, ok, "connection ended: %v", c.Err())
 		return m
-	case <-time.After(waitBound):
-		require.FailNow(t, "no message")
+	case <-wstest.After(t):
+		require.FailNow(t, wstest.Expired(t, "a message").Error())
 		return wsutil.Message{}
 	}
 }
@@ -189,8 +193,8 @@ func waitDone(t *testing.T, c *wsutil.Conn) error {
 	select {
 	case <-c.Done():
 		return c.Err()
-	case <-time.After(waitBound):
-		require.FailNow(t, "connection did not end")
+	case <-wstest.After(t):
+		require.FailNow(t, wstest.Expired(t, "the connection to end").Error())
 		return nil
 	}
 }
