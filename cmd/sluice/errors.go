@@ -14,4 +14,9 @@ var (
 	// with a completed closing handshake with code 1000 (or no code):
 	// the server closed with an error code, or the connection dropped.
 	errUncleanClose = errors.New("connection did not close cleanly")
+	// errConformance reports that conform found cases the server failed.
+	errConformance = errors.New("the server does not conform")
+	// errAutobahn reports that autobahn-client could not complete a run
+	// with the fuzzing server.
+	errAutobahn = errors.New("autobahn run incomplete")
 )
