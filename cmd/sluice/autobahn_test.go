@@ -164,7 +164,6 @@ func (f *fakeFuzzingServer) runCase(w http.ResponseWriter, r *http.Request) {
 			verdict = "FAILED"
 		}
 	}
-	_ = c.Close(ws.StatusNormalClosure, "")
 	if v := f.cases[n-1].verdict; v != "" {
 		verdict = v
 	}
@@ -172,12 +171,15 @@ func (f *fakeFuzzingServer) runCase(w http.ResponseWriter, r *http.Request) {
 	for _, o := range hs.Extensions {
 		accepted = append(accepted, o.String())
 	}
+	// Record before closing: the client asks for the verdict as soon as
+	// the closing handshake is over.
 	f.mu.Lock()
 	f.status[n] = verdict
 	f.offers[n] = offer
 	f.accepted[n] = strings.Join(accepted, ", ")
 	f.wire[n] = c.Stats().BytesIn
 	f.mu.Unlock()
+	_ = c.Close(ws.StatusNormalClosure, "")
 }
 
 // fakeCases are three cases: small text, 64 KiB of compressible binary,
