@@ -37,7 +37,7 @@ func TestHubSlowMember(t *testing.T) {
 	var fast []*wsutil.Conn
 	for range 2 {
 		_, peer := member()
-		client, err := wsutil.NewConn(peer, ws.ClientSide, ws.Handshake{}, wsutil.Config{})
+		client, err := wsutil.NewConn(peer, ws.ClientSide, ws.Handshake{}, wsutil.Config{CloseTimeout: wstest.Remaining(t)})
 		require.NoError(t, err)
 		t.Cleanup(func() { _ = client.Terminate() })
 		fast = append(fast, client)

@@ -42,7 +42,7 @@ func wsServer(t *testing.T, handle func(c *wsutil.Conn, r *http.Request)) string
 		if err != nil {
 			return
 		}
-		c, err := wsutil.NewConn(nc, ws.ServerSide, hs, wsutil.Config{})
+		c, err := wsutil.NewConn(nc, ws.ServerSide, hs, wsutil.Config{CloseTimeout: wstest.Remaining(t)})
 		if !assert.NoError(t, err) {
 			nc.Close()
 			return

@@ -218,7 +218,13 @@ var listening = regexp.MustCompile(`msg=listening addr=(\S+)`)
 // startServer starts `bin serve -addr 127.0.0.1:0` with args in its own
 // process group, adds it to procs, and waits for its listening line.
 func startServer(procs *[]*serverProc, name, bin string, args ...string) (*target, error) {
-	argv := append([]string{"serve", "-addr", "127.0.0.1:0", "-log-level", "debug", "-shutdown-timeout", wstest.Slow(10 * time.Second).Round(time.Second).String()}, args...)
+	// serve's production bounds (keepalive and write timeout, 30 s) are
+	// ones a loaded machine reaches while a 16 MiB message crosses under
+	// -race: here only a hang may reach them.
+	hang := time.Until(wstest.RunDeadline()).Round(time.Second).String()
+	argv := append([]string{"serve", "-addr", "127.0.0.1:0", "-log-level", "debug",
+		"-shutdown-timeout", wstest.Slow(10 * time.Second).Round(time.Second).String(),
+		"-ping-interval", hang, "-write-timeout", hang}, args...)
 	cmd := exec.Command(bin, argv...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	p := &serverProc{name: strings.Join(append([]string{"sluice"}, argv...), " "), cmd: cmd, log: newLogBuffer(), exited: make(chan struct{})}
