@@ -28,16 +28,15 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
+	"github.com/sluice-ws/sluice/internal/wstest"
 	"github.com/sluice-ws/sluice/ws"
 )
 
-// dialTestWait bounds every network test of this file.
-const dialTestWait = 10 * time.Second
-
+// dialTestContext bounds a network test of this file: it ends with the
+// test or at the run's deadline (wstest.Deadline), which only a hang
+// reaches.
 func dialTestContext(t *testing.T) context.Context {
-	ctx, cancel := context.WithTimeout(t.Context(), dialTestWait)
-	t.Cleanup(cancel)
-	return ctx
+	return wstest.Context(t, "a dial of "+t.Name())
 }
 
 // dialTestServer is a TCP listener on 127.0.0.1 whose connections a handler
@@ -149,7 +148,7 @@ func dialTestUpgrade(req *http.Request) string {
 // dialTestRead reads the first frame the server sent after the handshake.
 func dialTestRead(t *testing.T, conn net.Conn, hs ws.Handshake) ws.Frame {
 	t.Helper()
-	require.NoError(t, conn.SetReadDeadline(time.Now().Add(dialTestWait)))
+	require.NoError(t, conn.SetReadDeadline(wstest.Deadline(t)))
 	f, err := ws.ReadFrame(io.MultiReader(bytes.NewReader(hs.Buffered), conn), 1<<10)
 	require.NoError(t, err)
 	return f
@@ -161,8 +160,8 @@ func dialTestRecv[T any](t *testing.T, c <-chan T) T {
 	select {
 	case v := <-c:
 		return v
-	case <-time.After(dialTestWait):
-		require.FailNow(t, "nothing received")
+	case <-wstest.After(t):
+		require.FailNow(t, wstest.Expired(t, "a value on the channel").Error())
 		var zero T
 		return zero
 	}
@@ -830,14 +829,16 @@ func TestDialHandshakeErrorStalledBody(t *testing.T) {
 	srv, _ := dialTestWS(t, nil, false, func(*http.Request) string {
 		return "HTTP/1.1 401 Unauthorized\r\nContent-Length: 100\r\n\r\npartial"
 	})
-	d := ws.Dialer{Timeout: 300 * time.Millisecond}
+	// The head must arrive within Timeout; the stalled body must not
+	// hold Dial beyond it.
+	d := ws.Dialer{Timeout: wstest.Slow(300 * time.Millisecond)}
 	start := time.Now()
 	_, _, err := d.Dial(dialTestContext(t), "ws://"+srv.addr+"/")
 	var he *ws.HandshakeError
 	require.ErrorAs(t, err, &he)
 	assert.Equal(t, 401, he.StatusCode)
 	assert.Equal(t, "partial", string(he.Body))
-	assert.Less(t, time.Since(start), 3*time.Second)
+	assert.Less(t, time.Since(start), d.Timeout+wstest.Slow(3*time.Second))
 }
 
 // TestDialBuffered checks that frames that arrive in the same read as the
@@ -995,7 +996,7 @@ func TestDialCancel(t *testing.T) {
 			start := time.Now()
 			err := dialTestRecv(t, done)
 			require.ErrorIs(t, err, context.Canceled)
-			assert.Less(t, time.Since(start), 2*time.Second)
+			assert.Less(t, time.Since(start), wstest.Slow(2*time.Second), "cancelling stops the dial at once")
 			if len(tr.conns) > 0 {
 				tr.requireAllClosed(t)
 			}
@@ -1028,7 +1029,7 @@ func TestDialTimeout(t *testing.T) {
 			elapsed := time.Since(start)
 			require.ErrorIs(t, err, context.DeadlineExceeded)
 			assert.GreaterOrEqual(t, elapsed, 150*time.Millisecond)
-			assert.Less(t, elapsed, 3*time.Second)
+			assert.Less(t, elapsed, wstest.Slow(3*time.Second), "the timeout stops the dial")
 			tr.requireAllClosed(t)
 		})
 	}

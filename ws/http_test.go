@@ -16,6 +16,8 @@ import (
 	"github.com/gobwas/httphead"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/sluice-ws/sluice/internal/wstest"
 )
 
 // TestHTTPUpgraderInvalid runs the invalid requests that reach a handler
@@ -127,10 +129,10 @@ func upServe(t *testing.T, u *HTTPUpgrader, wrap func(http.ResponseWriter) http.
 // upDial connects to srv, sends req in one write and reads the response.
 func upDial(t *testing.T, srv *httptest.Server, req []byte) (net.Conn, *bufio.Reader, *http.Response) {
 	t.Helper()
-	conn, err := net.DialTimeout("tcp", srv.Listener.Addr().String(), 5*time.Second)
+	conn, err := net.DialTimeout("tcp", srv.Listener.Addr().String(), wstest.Remaining(t))
 	require.NoError(t, err)
 	t.Cleanup(func() { conn.Close() })
-	require.NoError(t, conn.SetDeadline(time.Now().Add(5*time.Second)))
+	require.NoError(t, conn.SetDeadline(wstest.Deadline(t)))
 	_, err = conn.Write(req)
 	require.NoError(t, err)
 	br := bufio.NewReader(conn)

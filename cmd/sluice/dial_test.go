@@ -14,11 +14,11 @@ import (
 	"sync"
 	"syscall"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/sluice-ws/sluice/internal/wstest"
 	"github.com/sluice-ws/sluice/ws"
 	"github.com/sluice-ws/sluice/wsflate"
 	"github.com/sluice-ws/sluice/wsutil"
@@ -42,7 +42,7 @@ func wsServer(t *testing.T, handle func(c *wsutil.Conn, r *http.Request)) string
 		if err != nil {
 			return
 		}
-		c, err := wsutil.NewConn(nc, ws.ServerSide, hs, wsutil.Config{})
+		c, err := wsutil.NewConn(nc, ws.ServerSide, hs, wsutil.Config{CloseTimeout: wstest.Remaining(t)})
 		if !assert.NoError(t, err) {
 			nc.Close()
 			return
@@ -101,9 +101,9 @@ func (d *dialRun) send(t *testing.T, line string) {
 	select {
 	case err := <-done:
 		require.NoError(t, err)
-	case <-time.After(waitBound):
+	case <-wstest.After(t):
 		d.stdin.CloseWithError(io.ErrClosedPipe)
-		require.FailNow(t, "dial does not read stdin")
+		require.FailNow(t, wstest.Expired(t, "dial to read stdin").Error())
 	}
 }
 
@@ -114,8 +114,8 @@ func (d *dialRun) wait(t *testing.T) error {
 	case err := <-d.errc:
 		d.errc <- err
 		return err
-	case <-time.After(waitBound):
-		require.FailNow(t, "dial did not return", "stderr:\n%s", d.stderr.String())
+	case <-wstest.After(t):
+		require.FailNow(t, wstest.Expired(t, "dial to return").Error(), "stderr:\n%s", d.stderr.String())
 		return nil
 	}
 }
@@ -207,8 +207,8 @@ func TestDialClose(t *testing.T) {
 	select {
 	case err := <-seen:
 		assert.Equal(t, ws.CloseError{Code: 4000, Reason: "bye now"}, err)
-	case <-time.After(waitBound):
-		require.FailNow(t, "the server never saw the close")
+	case <-wstest.After(t):
+		require.FailNow(t, wstest.Expired(t, "the server to see the close").Error())
 	}
 	assert.Contains(t, d.stderr.String(), `closed: code=4000 reason="bye now"`)
 }
@@ -229,8 +229,8 @@ func TestDialInterrupt(t *testing.T) {
 	select {
 	case err := <-seen:
 		assert.Equal(t, ws.StatusGoingAway, ws.CloseStatus(err))
-	case <-time.After(waitBound):
-		require.FailNow(t, "the server never saw the close")
+	case <-wstest.After(t):
+		require.FailNow(t, wstest.Expired(t, "the server to see the close").Error())
 	}
 }
 
@@ -312,8 +312,8 @@ func TestDialRequest(t *testing.T) {
 	var h http.Header
 	select {
 	case h = <-got:
-	case <-time.After(waitBound):
-		require.FailNow(t, "no request")
+	case <-wstest.After(t):
+		require.FailNow(t, wstest.Expired(t, "the request").Error())
 	}
 	assert.Equal(t, []string{"abc", "def"}, h.Values("X-Token"))
 	assert.Equal(t, "https://app.example.com", h.Get("Origin"))

@@ -14,7 +14,7 @@ import (
 )
 
 var (
-	named   = regexp.MustCompile("`((?:Example|Test)[A-Za-z0-9_]*)`")
+	named   = regexp.MustCompile("`((?:Example|Test)[A-Z_][A-Za-z0-9_]*)`")
 	defined = regexp.MustCompile(`(?m)^func ((?:Example|Test)[A-Za-z0-9_]*)\(`)
 )
 

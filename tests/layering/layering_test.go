@@ -1,6 +1,8 @@
-// Package layering checks the import rules of STYLE §1: ws ← wsutil,
+// Package layering checks the import rules of CONTRIBUTING.md: ws ← wsutil,
 // ws ← wsflate, wsutil and wsflate never import each other, and the
-// commands use exported API only.
+// commands use exported API only, with one exception: cmd/sluice runs the
+// conformance suite of internal/conform, a tool rather than API, which
+// itself uses exported API only.
 package layering
 
 import (
@@ -38,7 +40,9 @@ func TestLayering(t *testing.T) {
 			"github.com/klauspost/compress"}},
 		{module + "/internal/wstest", nil},
 		{module + "/internal/bufpool", nil},
-		{module + "/cmd/sluice", []string{module + "/ws", module + "/wsutil", module + "/wsflate", module + "/internal/bufpool",
+		{module + "/internal/conform", []string{module + "/ws", module + "/wsflate",
+			"github.com/gobwas/httphead", "golang.org/x/sys/cpu", "github.com/klauspost/compress"}},
+		{module + "/cmd/sluice", []string{module + "/ws", module + "/wsutil", module + "/wsflate", module + "/internal/bufpool", module + "/internal/conform",
 			"github.com/gobwas/httphead", "golang.org/x/sys/cpu", "github.com/klauspost/compress"}},
 	}
 	for _, tc := range cases {
