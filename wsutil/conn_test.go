@@ -52,7 +52,7 @@ func (p *rawPeer) send(op ws.OpCode, fin bool, payload []byte) {
 
 func (p *rawPeer) read() ws.Frame {
 	p.t.Helper()
-	_ = p.conn.SetReadDeadline(wstest.Deadline(p.t))
+	_ = p.conn.SetReadDeadline(wstest.RunDeadline())
 	f, err := ws.ReadFrame(p.br, 0)
 	require.NoError(p.t, err)
 	return f
@@ -73,7 +73,7 @@ func (p *rawPeer) readClose() ws.StatusCode {
 
 func (p *rawPeer) expectEOF() {
 	p.t.Helper()
-	_ = p.conn.SetReadDeadline(wstest.Deadline(p.t))
+	_ = p.conn.SetReadDeadline(wstest.RunDeadline())
 	_, err := io.Copy(io.Discard, p.br)
 	require.NoError(p.t, err, "the Conn should close the connection")
 }
@@ -84,7 +84,7 @@ func recv(t *testing.T, c *Conn) Message {
 	case m, ok := <-c.Inbound():
 		require.True(t, ok, "Inbound closed: %v", c.Err())
 		return m
-	case <-time.After(time.Until(wstest.Deadline(t))):
+	case <-time.After(time.Until(wstest.RunDeadline())):
 		t.Fatal("no message before the run's deadline")
 	}
 	return Message{}
@@ -94,7 +94,7 @@ func waitDone(t *testing.T, c *Conn) {
 	t.Helper()
 	select {
 	case <-c.Done():
-	case <-time.After(time.Until(wstest.Deadline(t))):
+	case <-time.After(time.Until(wstest.RunDeadline())):
 		t.Fatal("connection did not end")
 	}
 }
@@ -823,7 +823,7 @@ func TestConnSendDone(t *testing.T) {
 	select {
 	case err := <-done:
 		require.NoError(t, err)
-	case <-time.After(time.Until(wstest.Deadline(t))):
+	case <-time.After(time.Until(wstest.RunDeadline())):
 		t.Fatal("no outcome")
 	}
 	// A bad opcode on Outbound is reported, not sent.

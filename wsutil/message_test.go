@@ -115,7 +115,7 @@ func TestReadMessageFlushesPong(t *testing.T) {
 		_, _, _ = ReadMessage(rw, ws.ServerSide, nil)
 	}()
 	require.NoError(t, WriteMessage(a, ws.ClientSide, ws.OpPing, []byte("beat")))
-	require.NoError(t, a.SetReadDeadline(wstest.Deadline(t)))
+	require.NoError(t, a.SetReadDeadline(wstest.RunDeadline()))
 	f, err := ws.ReadFrame(a, 0)
 	require.NoError(t, err)
 	assert.Equal(t, ws.OpPong, f.Header.OpCode)

@@ -217,7 +217,7 @@ func TestReaderLimitBeforePayload(t *testing.T) {
 	select {
 	case err := <-done:
 		require.ErrorIs(t, err, ErrMessageTooBig)
-	case <-time.After(time.Until(wstest.Deadline(t))):
+	case <-time.After(time.Until(wstest.RunDeadline())):
 		t.Fatal("reader waited for the payload of an oversized frame")
 	}
 }
@@ -252,7 +252,7 @@ func TestReaderUTF8FailFast(t *testing.T) {
 				select {
 				case err := <-done:
 					require.ErrorIs(t, err, ErrInvalidUTF8)
-				case <-time.After(time.Until(wstest.Deadline(t))):
+				case <-time.After(time.Until(wstest.RunDeadline())):
 					t.Fatal("invalid UTF-8 not reported before the frame ended")
 				}
 			})
