@@ -59,9 +59,13 @@ type AcceptOptions struct {
 	// CheckOrigin is called with the Origin field and the Host of a
 	// request that has an Origin field (browsers send one; RFC 6455
 	// §10.2). nil means ws.SameOrigin: pages from the same host only. Use
-	// ws.AllowOrigins for a list, and ws.AnyOrigin only for endpoints that
-	// rely on no cookie or other ambient credential.
+	// ws.AllowOrigins for a list.
 	CheckOrigin func(origin, host []byte) error
+	// InsecureAnyOrigin admits pages of every site, whatever CheckOrigin
+	// says: any web page a user visits can then connect with the user's
+	// cookies (cross-site WebSocket hijacking). Only for endpoints that
+	// rely on no cookie or other ambient credential, such as a public echo.
+	InsecureAnyOrigin bool
 
 	// Header holds fields added to the 101 response (Node wsd's headers
 	// event; Accept also sends those already set on its
@@ -94,6 +98,14 @@ func (o *AcceptOptions) config() Config {
 		cfg.Budget = defaultBudget
 	}
 	return cfg
+}
+
+// checkOrigin returns the handshake's origin check.
+func (o *AcceptOptions) checkOrigin() func(origin, host []byte) error {
+	if o.InsecureAnyOrigin {
+		return ws.AnyOrigin
+	}
+	return o.CheckOrigin
 }
 
 // negotiate returns the handshake's extension hook: the Extension's own,
@@ -138,7 +150,7 @@ func (o *AcceptOptions) upgradeHTTP(w http.ResponseWriter, r *http.Request) (net
 	u := ws.HTTPUpgrader{
 		Protocols:     o.Protocols,
 		Extension:     o.negotiate(),
-		CheckOrigin:   o.CheckOrigin,
+		CheckOrigin:   o.checkOrigin(),
 		DeferResponse: true,
 	}
 	if o.SelectProtocol != nil {
@@ -191,7 +203,7 @@ func (o *AcceptOptions) upgradeRaw(nc net.Conn) (ws.Handshake, error) {
 		Timeout:       o.HandshakeTimeout,
 		Protocols:     o.Protocols,
 		Extension:     o.negotiate(),
-		CheckOrigin:   o.CheckOrigin,
+		CheckOrigin:   o.checkOrigin(),
 		DeferResponse: true,
 	}
 	if o.SelectProtocol == nil {

@@ -120,6 +120,11 @@ func TestAcceptRefusals(t *testing.T) {
 	}
 	_, hs := dialConn(t, wsURL(srv), ws.Dialer{Protocols: []string{"v1", "v2"}}, wsutil.Config{})
 	assert.Equal(t, "v2", hs.Protocol)
+
+	// The opt-out says what it costs in its name.
+	opts.InsecureAnyOrigin = true
+	_, hs = dialConn(t, wsURL(srv), ws.Dialer{Origin: "https://evil.example", Protocols: []string{"v2"}}, wsutil.Config{})
+	assert.Equal(t, "v2", hs.Protocol)
 }
 
 // AcceptConn does the same on a raw connection, without net/http.

@@ -210,10 +210,10 @@ func newServer(cfg serveConfig, log *slog.Logger) *server {
 	}
 	s.echo = &wsutil.Server{
 		AcceptOptions: wsutil.AcceptOptions{
-			Config:           echoConfig,
-			SelectProtocol:   firstOffered,
-			CheckOrigin:      ws.AnyOrigin,
-			HandshakeTimeout: cfg.handshakeTimeout,
+			Config:            echoConfig,
+			SelectProtocol:    firstOffered,
+			InsecureAnyOrigin: true,
+			HandshakeTimeout:  cfg.handshakeTimeout,
 		},
 		OnAccept: s.accepted("/echo"),
 		OnError:  s.rejected,
