@@ -122,8 +122,16 @@ func TestAcceptRefusals(t *testing.T) {
 	assert.Equal(t, "v2", hs.Protocol)
 
 	// The opt-out says what it costs in its name.
-	opts.InsecureAnyOrigin = true
-	_, hs = dialConn(t, wsURL(srv), ws.Dialer{Origin: "https://evil.example", Protocols: []string{"v2"}}, wsutil.Config{})
+	insecure := *opts
+	insecure.InsecureAnyOrigin = true
+	open := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, err := wsutil.Accept(w, r, &insecure)
+		if err == nil {
+			_ = c.Close(ws.StatusNormalClosure, "")
+		}
+	}))
+	defer open.Close()
+	_, hs = dialConn(t, wsURL(open), ws.Dialer{Origin: "https://evil.example", Protocols: []string{"v2"}}, wsutil.Config{})
 	assert.Equal(t, "v2", hs.Protocol)
 }
 

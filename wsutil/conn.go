@@ -685,7 +685,11 @@ func (c *Conn) shutdown(err error) bool {
 // every message learns it was not sent.
 func (c *Conn) abandonLocked() {
 	var bytes, payload, acct int64
-	for _, m := range c.q.items {
+	var items []Message
+	if c.q.items != nil {
+		items = c.q.items.m
+	}
+	for _, m := range items {
 		if m.OpCode == ws.OpClose {
 			continue
 		}
@@ -698,8 +702,10 @@ func (c *Conn) abandonLocked() {
 			m.buf.Release()
 		}
 	}
-	clear(c.q.items)
-	c.q.items = c.q.items[:0]
+	clear(items)
+	if c.q.items != nil {
+		c.q.items.m = items[:0]
+	}
 	c.q.prio = c.q.prio[:0]
 	c.q.bytes -= bytes
 	c.q.payload -= payload

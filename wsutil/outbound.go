@@ -12,7 +12,7 @@ import (
 // of it at once (see writeLoop) and exits when it finds it empty.
 type sendQueue struct {
 	prio    []control   // control frames: they go before the next message
-	items   []Message   // messages and our graceful close frame, in order
+	items   *msgBuf     // messages and our graceful close frame, in order; nil while idle
 	bytes   int64       // queuedSize of the messages queued or being written
 	payload int64       // their payload bytes (Buffered)
 	queued  uint64      // messages queued so far
@@ -39,32 +39,33 @@ const messageOverhead = 96
 // queuedSize is what m counts against OutboundBytes and the Budget.
 func queuedSize(m Message) int64 { return int64(len(m.Payload)) + messageOverhead }
 
-// The slices of a send queue come from a pool while a connection writes
-// and go back when it stops, so an idle connection holds none.
-var itemsPool sync.Pool // of *[]Message, empty
+// msgBuf holds the messages of a send queue. The queue and its writer
+// each hold one while the connection writes, and give them back to a pool
+// when it stops, so that an idle connection holds none and a busy one
+// allocates none.
+type msgBuf struct{ m []Message }
 
-// maxPooledItems is the capacity past which a queue slice is not pooled.
+var msgBufs = sync.Pool{New: func() any { return &msgBuf{m: make([]Message, 0, 16)} }}
+
+// maxPooledItems is the capacity past which a queue slice is let go
+// rather than kept in the pool.
 const maxPooledItems = 4096
 
-// getItems returns an empty queue slice.
-func getItems() []Message {
-	if p, ok := itemsPool.Get().(*[]Message); ok {
-		return *p
+// putMsgBuf gives back b, which must hold no message.
+func putMsgBuf(b *msgBuf) {
+	if b == nil {
+		return
 	}
-	return make([]Message, 0, 16)
-}
-
-// putItems gives back a queue slice, which must hold no messages.
-func putItems(s []Message) {
-	if s != nil && cap(s) <= maxPooledItems {
-		s = s[:0]
-		itemsPool.Put(&s)
+	if cap(b.m) > maxPooledItems {
+		b.m = nil
 	}
+	b.m = b.m[:0]
+	msgBufs.Put(b)
 }
 
 // idleLocked lets go of the queue's slices once it is empty.
 func (q *sendQueue) idleLocked() {
-	putItems(q.items)
+	putMsgBuf(q.items)
 	q.items, q.prio = nil, nil
 }
 
@@ -106,9 +107,9 @@ func (c *Conn) enqueueLocked(m Message, front bool) {
 		return
 	}
 	if c.q.items == nil {
-		c.q.items = getItems()
+		c.q.items = msgBufs.Get().(*msgBuf)
 	}
-	c.q.items = append(c.q.items, m)
+	c.q.items.m = append(c.q.items.m, m)
 	c.startWriterLocked()
 	if m.OpCode == ws.OpClose {
 		c.handoverLocked()

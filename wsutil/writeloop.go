@@ -39,33 +39,48 @@ func (c *Conn) flushOwed() {
 // writeQueued writes the queue until it finds it empty, on the goroutine
 // that owns the writing.
 func (c *Conn) writeQueued() {
-	w := frameWriter{c: c}
-	defer w.free()
+	w := frameWriters.Get().(*frameWriter)
+	w.c = c
 	var prio []control
-	var items []Message
-	defer func() { putItems(items) }()
+	spare := msgBufs.Get().(*msgBuf)
 	for {
 		c.mu.Lock()
 		pre := c.q.preamble
 		c.q.preamble = nil
-		if c.phase == phaseDone || len(pre)+len(c.q.prio)+len(c.q.items) == 0 {
+		queued := 0
+		if c.q.items != nil {
+			queued = len(c.q.items.m)
+		}
+		if c.phase == phaseDone || len(pre)+len(c.q.prio)+queued == 0 {
 			c.q.writer = writerNone
 			c.q.idleLocked()
 			c.mu.Unlock()
-			return
+			break
 		}
 		prio, c.q.prio = c.q.prio, prio[:0]
-		items, c.q.items = c.q.items, items[:0]
+		batch := c.q.items
+		if batch == nil {
+			batch = msgBufs.Get().(*msgBuf)
+		}
+		c.q.items = spare
 		closed := c.phase >= phaseSent
 		c.mu.Unlock()
-		ok := w.writeBatch(pre, prio, items, closed)
+		ok := w.writeBatch(pre, prio, batch.m, closed)
 		clear(prio)
-		clear(items)
+		clear(batch.m)
+		batch.m = batch.m[:0]
+		spare = batch
 		if !ok {
-			return
+			break
 		}
 	}
+	putMsgBuf(spare)
+	w.free()
 }
+
+// frameWriters holds the frameWriters of the writing goroutines, with the
+// capacity of their vectors.
+var frameWriters = sync.Pool{New: func() any { return new(frameWriter) }}
 
 // frameWriter turns a batch of queued items into frames and writes them.
 // Headers and small payloads are copied into a buffer borrowed for the
@@ -76,6 +91,7 @@ type frameWriter struct {
 	buf  *bufpool.Buf // borrowed while writing
 	mark int          // buf.B[mark:] is not yet in vecs
 	vecs net.Buffers  // what the next flush writes, in order
+	out  net.Buffers  // what WriteTo consumes of vecs
 	mw   *Writer      // for fragmented or encoded messages, borrowed
 	err  error        // the first write error: after it, nothing is written
 }
@@ -91,8 +107,12 @@ const writeBufferSize = 16 << 10
 // through, with their buffers.
 var writerPool = sync.Pool{New: func() any { return NewWriter(nil, 0, ws.OpBinary) }}
 
-// free gives back what the writer borrowed.
+// free gives back what the writer borrowed, and w itself.
 func (w *frameWriter) free() {
+	defer func() {
+		w.c, w.err, w.mark = nil, nil, 0
+		frameWriters.Put(w)
+	}()
 	if w.buf != nil {
 		w.buf.Release()
 		w.buf = nil
@@ -274,9 +294,9 @@ func (w *frameWriter) flush() error {
 	w.cut()
 	if len(w.vecs) > 0 && w.err == nil {
 		w.c.armWriteDeadline()
-		v := w.vecs
+		w.out = w.vecs
 		var n int64
-		n, w.err = v.WriteTo(w.c.nc)
+		n, w.err = w.out.WriteTo(w.c.nc)
 		w.c.bytesOut.Add(n)
 	}
 	clear(w.vecs)
