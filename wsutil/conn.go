@@ -15,6 +15,11 @@ import (
 
 //go:generate go run golang.org/x/tools/cmd/stringer@v0.52.0 -type=State,Overflow,BudgetPolicy -linecomment -output=string.go
 
+// connReadBufferSize is the read buffer a Conn borrows while bytes
+// arrive: one read takes in a burst of small messages, and an idle Conn
+// holds none.
+const connReadBufferSize = 16 << 10
+
 // Defaults of a zero Config.
 const (
 	DefaultInboundSize    = 16
@@ -114,7 +119,7 @@ type Config struct {
 	// SkipUTF8 turns off UTF-8 validation of received text.
 	SkipUTF8 bool
 	// ReadBufferSize sizes the read buffer a Conn borrows while bytes
-	// arrive (0 means 4096); an idle Conn holds none.
+	// arrive (0 means 16 KiB); an idle Conn holds none.
 	ReadBufferSize int
 	// InboundSize is the capacity of the Inbound channel in messages (0
 	// means DefaultInboundSize), and InboundBytes bounds the bytes of the
@@ -209,7 +214,7 @@ func (cfg Config) withDefaults(side ws.Side) Config {
 	cfg.InboundBytes = withDefault(cfg.InboundBytes, DefaultInboundBytes)
 	cfg.OutboundBytes = withDefault(cfg.OutboundBytes, DefaultOutboundBytes)
 	cfg.CloseTimeout = withDefault(cfg.CloseTimeout, DefaultCloseTimeout)
-	cfg.ReadBufferSize = withDefault(cfg.ReadBufferSize, DefaultReadBufferSize)
+	cfg.ReadBufferSize = withDefault(cfg.ReadBufferSize, connReadBufferSize)
 	switch {
 	case cfg.MessageTimeout == 0 && side == ws.ServerSide:
 		cfg.MessageTimeout = DefaultMessageTimeout

@@ -101,17 +101,27 @@ func (c *Conn) waitIdle(fresh bool) int {
 	if !r.idle() {
 		return idleRead
 	}
-	r.releaseBuffer()
+	if fresh {
+		r.releaseBuffer()
+	}
 	graceEnds := c.idleWait(!fresh)
-	n, err := c.nc.Read(r.small[:])
+	// A goroutine that has just been busy keeps its read buffer for the
+	// grace period: the next burst's first read takes in more than a
+	// header. The fresh goroutine of an idle connection holds none.
+	into := r.small[:]
+	if r.big != nil {
+		into = r.big.B[:cap(r.big.B)]
+	}
+	n, err := c.nc.Read(into)
 	if n > 0 {
 		c.bytesIn.Add(int64(n))
 		c.touch()
 	} else if !graceEnds.IsZero() && errors.Is(err, os.ErrDeadlineExceeded) && !time.Now().Before(graceEnds) {
+		r.releaseBuffer()
 		go c.readLoop(true)
 		return idleHandedOver
 	}
-	r.fed(n, err)
+	r.fed(into, n, err)
 	return idleRead
 }
 
@@ -339,7 +349,16 @@ func (c *Conn) began() time.Time {
 // message the read may last until the message's deadline, and once our
 // close frame is out until the close deadline.
 func (c *Conn) readWait(mid bool) {
-	c.flushOwed()
+	if mid {
+		// Inside a message the rest usually follows at once: let a
+		// writing goroutine send what OnMessage queued, without delaying
+		// the read or splitting the burst's replies into two writes.
+		c.mu.Lock()
+		c.handoverLocked()
+		c.mu.Unlock()
+	} else {
+		c.flushOwed()
+	}
 	var want time.Time
 	if mid && c.cfg.MessageTimeout > 0 {
 		want = c.began().Add(c.cfg.MessageTimeout)
