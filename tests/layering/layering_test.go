@@ -1,6 +1,7 @@
 // Package layering checks the import rules of STYLE §1: ws ← wsutil,
-// ws ← wsflate, wsutil and wsflate never import each other, and the
-// commands use exported API only.
+// ws ← wsflate, wsutil and wsflate never import each other, ws ← wsproxy
+// keeps golang.org/x/net to itself, and the commands use exported API
+// only.
 package layering
 
 import (
@@ -36,6 +37,10 @@ func TestLayering(t *testing.T) {
 		{module + "/wsutil", []string{module + "/ws", module + "/internal/bufpool", "github.com/gobwas/httphead", "golang.org/x/sys/cpu"}},
 		{module + "/wsflate", []string{module + "/ws", "github.com/gobwas/httphead", "golang.org/x/sys/cpu",
 			"github.com/klauspost/compress"}},
+		// SOCKS5 needs golang.org/x/net: only the programs that import
+		// wsproxy compile it.
+		{module + "/wsproxy", []string{module + "/ws", "github.com/gobwas/httphead", "golang.org/x/sys/cpu",
+			"golang.org/x/net/proxy", "golang.org/x/net/internal/socks"}},
 		{module + "/internal/wstest", nil},
 		{module + "/internal/bufpool", nil},
 		{module + "/cmd/sluice", []string{module + "/ws", module + "/wsutil", module + "/wsflate", module + "/internal/bufpool",
