@@ -60,6 +60,14 @@ var (
 	// bytes.
 	ErrOpCode = errors.New("wsutil: opcode or payload not allowed here")
 
+	// ErrTooManyRedirects reports a Dial that met more redirects than
+	// DialOptions.MaxRedirects; it is joined with the last redirect's
+	// *ws.HandshakeError.
+	ErrTooManyRedirects = errors.New("wsutil: dial: too many redirects")
+	// ErrRedirectInsecure reports a redirect from wss to ws, which Dial
+	// never follows: it would send in clear what was meant for TLS.
+	ErrRedirectInsecure = errors.New("wsutil: dial: redirect from wss to ws refused")
+
 	// The ways a wait for Budget bytes ends without them.
 	errBudgetTooBig   = errors.New("wsutil: more than the whole budget")
 	errBudgetStopped  = errors.New("wsutil: connection ended while waiting for the budget")
