@@ -43,7 +43,7 @@ func TestLayering(t *testing.T) {
 			"golang.org/x/net/proxy", "golang.org/x/net/internal/socks"}},
 		{module + "/internal/wstest", nil},
 		{module + "/internal/bufpool", nil},
-		{module + "/cmd/sluice", []string{module + "/ws", module + "/wsutil", module + "/wsflate", module + "/internal/bufpool",
+		{module + "/cmd/sluice", []string{module + "/ws", module + "/wsutil", module + "/wsflate", module + "/wsproxy", module + "/internal/bufpool", "golang.org/x/net",
 			"github.com/gobwas/httphead", "golang.org/x/sys/cpu", "github.com/klauspost/compress"}},
 	}
 	for _, tc := range cases {
