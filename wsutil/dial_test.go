@@ -2,6 +2,8 @@ package wsutil_test
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"net"
 	"net/http"
@@ -336,4 +338,42 @@ func TestDialProxyFromEnvironment(t *testing.T) {
 		},
 	})
 	require.ErrorContains(t, err, "dialled directly")
+}
+
+// TLS: the server's certificate is verified unless the program says
+// otherwise; roots and a client certificate come from TLSConfig.
+func TestDialTLSOptions(t *testing.T) {
+	t.Parallel()
+	serverTLS, clientTLS := wstest.TLSConfigs()
+	srv := dialTestServer(t, true, nil, nil)
+	mtls := httptest.NewUnstartedServer(srv.Config.Handler)
+	mtls.TLS = serverTLS.Clone()
+	mtls.TLS.ClientAuth = tls.RequireAnyClientCert
+	mtls.StartTLS()
+	t.Cleanup(mtls.Close)
+	wss := func(s *httptest.Server) string { return "wss" + strings.TrimPrefix(s.URL, "https") }
+	withCert := clientTLS.Clone()
+	withCert.Certificates = serverTLS.Certificates // any certificate will do for this server
+
+	_, _, err := wsutil.Dial(testContext(t), wss(srv), nil)
+	var unknown x509.UnknownAuthorityError
+	require.ErrorAs(t, err, &unknown, "verified against the system roots by default")
+	for _, tc := range []struct {
+		name string
+		srv  *httptest.Server
+		conf *tls.Config
+	}{
+		{"roots", srv, clientTLS},
+		{"skip verification when asked", srv, &tls.Config{InsecureSkipVerify: true}},
+		{"client certificate", mtls, withCert},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, _, err := wsutil.Dial(testContext(t), wss(tc.srv), &wsutil.DialOptions{TLSConfig: tc.conf})
+			require.NoError(t, err)
+			defer c.Terminate()
+			assert.Equal(t, "tls", echoOnce(t, c, "tls"))
+		})
+	}
+	_, _, err = wsutil.Dial(testContext(t), wss(mtls), &wsutil.DialOptions{TLSConfig: clientTLS})
+	require.Error(t, err, "the server requires a client certificate")
 }
