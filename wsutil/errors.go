@@ -60,6 +60,22 @@ var (
 	// bytes.
 	ErrOpCode = errors.New("wsutil: opcode or payload not allowed here")
 
+	// ErrTooManyRedirects reports a Dial that met more redirects than
+	// DialOptions.MaxRedirects; it is joined with the last redirect's
+	// *ws.HandshakeError.
+	ErrTooManyRedirects = errors.New("wsutil: dial: too many redirects")
+	// ErrRedirectInsecure reports a redirect from wss to ws, which Dial
+	// never follows: it would send in clear what was meant for TLS.
+	ErrRedirectInsecure = errors.New("wsutil: dial: redirect from wss to ws refused")
+
+	// ErrGaveUp reports a Client that stopped trying to connect: its
+	// bounds were reached, or the server refused in a way that trying
+	// again cannot change. It wraps the last attempt's error.
+	ErrGaveUp = errors.New("wsutil: reconnect: gave up")
+	// ErrDisconnected reports a message that a Client under OfflineFail
+	// refused, or could not send, for want of a connection.
+	ErrDisconnected = errors.New("wsutil: reconnect: not connected")
+
 	// The ways a wait for Budget bytes ends without them.
 	errBudgetTooBig   = errors.New("wsutil: more than the whole budget")
 	errBudgetStopped  = errors.New("wsutil: connection ended while waiting for the budget")
