@@ -40,7 +40,8 @@ var packages = []struct {
 }{
 	{dir: "ws"},
 	{dir: "wsflate"},
-	// {dir: "wsutil", missing: 42, ...}: the next one, once its rewrite lands.
+	// wsutil is the youngest API: these allowances only go down.
+	{dir: "wsutil", missing: 76, hidden: 5},
 }
 
 func TestExamples(t *testing.T) {
