@@ -41,7 +41,7 @@ var packages = []struct {
 	{dir: "ws"},
 	{dir: "wsflate"},
 	// wsutil is the youngest API: these allowances only go down.
-	{dir: "wsutil", missing: 26},
+	{dir: "wsutil", missing: 7},
 }
 
 func TestExamples(t *testing.T) {
