@@ -262,6 +262,13 @@ func (c *Conn) send(ctx context.Context, m Message, policy Overflow) error {
 				c.cfg.Budget.release(size)
 				return errClosed
 			}
+			if c.q.stream != nil {
+				// A streamed message began while this waited: queue
+				// behind it, not inside it.
+				c.mu.Unlock()
+				c.cfg.Budget.release(size)
+				continue
+			}
 			c.queueDataLocked(m)
 			c.mu.Unlock()
 			return nil

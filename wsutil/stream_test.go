@@ -10,6 +10,7 @@ import (
 	"net"
 	"sync"
 	"testing"
+	"testing/synctest"
 
 	"github.com/sluice-ws/sluice/internal/wstest"
 	"github.com/sluice-ws/sluice/ws"
@@ -335,4 +336,39 @@ func TestConnReaderWholeMessages(t *testing.T) {
 	go func() { _ = c.Close(ws.StatusNormalClosure, "") }()
 	_, _, err = s.Reader(ctx)
 	assert.True(t, IsCleanClose(err), "%v", err)
+}
+
+// A Send that was waiting for Budget bytes when a streamed message began
+// queues behind the stream once it gets them, not inside it.
+func TestConnWriterSendWaitingForBudget(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		budget := NewBudget(4<<10, BudgetWait)
+		c, peer := streamPeer(t, ws.ServerSide, Config{Budget: budget, FragmentSize: 100})
+		ctx := context.Background()
+		require.True(t, budget.tryAcquire(budget.Limit()), "the Budget spent elsewhere")
+		sent := make(chan error, 1)
+		go func() { sent <- c.Send(ctx, Message{OpCode: ws.OpText, Payload: []byte("behind")}) }()
+		synctest.Wait() // the Send waits for the Budget
+		w, err := c.Writer(ctx, ws.OpBinary)
+		require.NoError(t, err)
+		budget.release(budget.Limit())
+		synctest.Wait()
+		select {
+		case err := <-sent:
+			t.Fatalf("Send returned (%v) while the streamed message is open", err)
+		default:
+		}
+		_, err = w.Write(make([]byte, 250))
+		require.NoError(t, err)
+		require.NoError(t, w.Close())
+		require.NoError(t, <-sent)
+		for i, want := range []ws.OpCode{ws.OpBinary, ws.OpContinuation, ws.OpContinuation} {
+			f := peer.read()
+			require.Equal(t, want, f.Header.OpCode, "frame %d of the stream", i)
+			require.Equal(t, i == 2, f.Header.Fin)
+		}
+		f := peer.read()
+		assert.Equal(t, "behind", string(f.Payload))
+		_ = c.Terminate()
+	})
 }
