@@ -66,11 +66,12 @@ type messageWriter struct {
 //
 // The message takes the Conn's send order: messages sent after Writer
 // returns, with Send, Outbound or another Writer, wait until the writer
-// is closed, so that no data frame of theirs lands inside this message (RFC
-// 6455 §5.4); Send waits for it whatever Config.Overflow says. Control frames (pongs, pings, our close frame) may go out
-// between its frames, as §5.5 allows. With compression negotiated,
-// Writer first waits for the messages queued before it to be written:
-// their encoder is the one this message continues (context takeover).
+// is closed, so that no data frame of theirs lands inside this message
+// (RFC 6455 §5.4); Send waits for it whatever Config.Overflow says.
+// Control frames (pongs, pings, our close frame) may go out between its
+// frames, as §5.5 allows. With compression negotiated, Writer first waits
+// for the messages queued before it to be written: their encoder is the
+// one this message continues (context takeover).
 //
 // ctx bounds the whole message, until Close returns. RFC 6455 has no way
 // to abandon a message once a frame of it is on the wire, so when ctx
@@ -78,14 +79,14 @@ type messageWriter struct {
 // message is aborted by failing the connection: the Conn sends a close
 // frame with 1011 (internal error) ahead of what is queued, and Err then
 // reports ErrMessageAborted. Before any frame was queued, the message is
-// simply dropped. A Conn's Close while the message is open sends its close frame in
-// the middle of the message, which §5.5 allows; the writer then
-// returns an error matching net.ErrClosed.
+// simply dropped. The Conn's Close while the message is open sends our
+// close frame in the middle of the message, which §5.5 allows; the
+// writer then returns an error matching net.ErrClosed.
 //
 // Writer returns ErrOpCode for a control opcode, ctx.Err() when ctx ends
 // while it waits, and an error matching net.ErrClosed once the connection
-// is closing or closed. A writer that is never closed holds up
-// every later message until ctx ends.
+// is closing or closed. A writer that is never closed holds up every
+// later message until ctx ends.
 func (c *Conn) Writer(ctx context.Context, op ws.OpCode) (io.WriteCloser, error) {
 	if op = dataOpCode(op); op == 0 {
 		return nil, ErrOpCode
