@@ -2,6 +2,8 @@ package wsutil
 
 import (
 	"errors"
+	"fmt"
+	"net"
 
 	"github.com/sluice-ws/sluice/ws"
 )
@@ -54,6 +56,11 @@ var (
 	ErrQueueFull = errors.New("wsutil: send queue full")
 	// ErrDropped reports a message dropped under OverflowDrop.
 	ErrDropped = errors.New("wsutil: send queue full: message dropped")
+	// ErrMessageAborted reports a connection failed because a message
+	// streamed with Conn.Writer could not be finished (its context ended,
+	// or a Write failed) after a frame of it was queued: RFC 6455 has no
+	// way to abandon a message, so the Conn closes with 1011.
+	ErrMessageAborted = errors.New("wsutil: streamed message aborted")
 
 	// ErrOpCode reports an opcode that the call cannot send: a data
 	// message must be text or binary, a control payload at most 125
@@ -75,6 +82,12 @@ var (
 	// ErrDisconnected reports a message that a Client under OfflineFail
 	// refused, or could not send, for want of a connection.
 	ErrDisconnected = errors.New("wsutil: reconnect: not connected")
+
+	// errWriterClosed is returned by the writer of Conn.Writer after Close.
+	errWriterClosed = fmt.Errorf("wsutil: message writer closed: %w", net.ErrClosed)
+	// errReaderDone is returned by a MessageReader once Conn.Reader has
+	// moved on to the next message.
+	errReaderDone = errors.New("wsutil: message reader superseded by the next Reader")
 
 	// The ways a wait for Budget bytes ends without them.
 	errBudgetTooBig   = errors.New("wsutil: more than the whole budget")
