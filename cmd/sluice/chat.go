@@ -34,6 +34,7 @@ func chatConnConfig(cfg serveConfig, deflate *wsflate.Extension, budget *wsutil.
 		Overflow:       wsutil.OverflowClose,
 		PingInterval:   cfg.pingInterval,
 		WriteTimeout:   cfg.writeTimeout,
+		CloseTimeout:   cfg.closeTimeout,
 		MessageTimeout: cfg.messageTimeout,
 		Budget:         budget,
 	}

@@ -27,7 +27,7 @@ func TestChatSlowMember(t *testing.T) {
 	// The slow member: a handshake, then it never reads.
 	slow, _, err := (&ws.Dialer{}).Dial(testCtx(t), s.url("/chat"))
 	require.NoError(t, err)
-	defer slow.Close()
+	defer slow.Close() // when the test fails before it hangs up
 	waitJoined(t, s, 3)
 
 	// 32 MiB in all: far more than the slow member's socket buffers and
@@ -56,8 +56,11 @@ func TestChatSlowMember(t *testing.T) {
 	}
 	wg.Wait()
 	// The slow member wakes up: after what its socket held, it reads the
-	// 1008 close frame (the rest of the messages were never sent).
+	// 1008 close frame (the rest of the messages were never sent), and
+	// hangs up without answering it, which ends the connection on the
+	// server.
 	assert.Equal(t, ws.StatusPolicyViolation, ws.CloseStatus(readClose(t, slow)))
+	require.NoError(t, slow.Close())
 	s.logs.waitFor(t, `level=WARN msg="chat: client too slow, closed with 1008"`)
 }
 

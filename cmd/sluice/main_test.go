@@ -135,13 +135,15 @@ func startServe(t *testing.T, args ...string) *testServer {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &testServer{logs: &syncBuffer{}, cancel: cancel, errc: make(chan error, 1)}
-	// serve's production bounds (keepalive, write timeout: 30 s) are
-	// bounds a loaded machine reaches while a 16 MiB message is compressed
-	// under -race: here only a hang may reach them. A test that sets them
-	// itself wins, since the last flag counts.
+	// serve's production bounds (keepalive, write timeout: 30 s; close
+	// timeout: 5 s) are bounds a loaded machine reaches while a 16 MiB
+	// message is compressed under -race, or before a member that does not
+	// read on purpose wakes up to take its close frame: here only a hang
+	// may reach them. A test that sets them itself wins, since the last
+	// flag counts.
 	hang := wstest.Remaining(t).Round(time.Second).String()
 	argv := append([]string{"serve", "-addr", "127.0.0.1:0", "-log-level", "debug",
-		"-ping-interval", hang, "-write-timeout", hang}, args...)
+		"-ping-interval", hang, "-write-timeout", hang, "-close-timeout", hang}, args...)
 	go func() { s.errc <- run(ctx, argv, strings.NewReader(""), io.Discard, s.logs) }()
 	t.Cleanup(func() {
 		cancel()

@@ -36,6 +36,7 @@ type serveConfig struct {
 	origins           stringList
 	pingInterval      time.Duration
 	writeTimeout      time.Duration
+	closeTimeout      time.Duration
 	messageTimeout    time.Duration
 	memoryBudget      byteSize
 	readHeaderTimeout time.Duration
@@ -54,6 +55,7 @@ const (
 	defaultChatQueue         = 1 << 20  // bytes; thousands of chat lines, 16 of the largest messages
 	defaultPingInterval      = 30 * time.Second
 	defaultWriteTimeout      = 30 * time.Second
+	defaultCloseTimeout      = wsutil.DefaultCloseTimeout
 	defaultMessageTimeout    = wsutil.DefaultMessageTimeout
 	defaultMemoryBudget      = 256 << 20 // every connection together
 	defaultReadHeaderTimeout = 5 * time.Second
@@ -85,6 +87,7 @@ func parseServeFlags(args []string, stderr io.Writer) (serveConfig, error) {
 	fs.Var(&cfg.origins, "origin", "allow browser pages from this origin `pattern` on /chat, besides the same host\n(repeatable; path.Match syntax: '*.example.com', 'https://app.example.com')")
 	fs.DurationVar(&cfg.pingInterval, "ping-interval", defaultPingInterval, "ping a quiet connection this often and drop it when nothing arrives\nwithin the same `duration` after; 0 disables keepalive")
 	fs.DurationVar(&cfg.writeTimeout, "write-timeout", defaultWriteTimeout, "drop a WebSocket peer that accepts no data for this `duration`; 0 disables")
+	fs.DurationVar(&cfg.closeTimeout, "close-timeout", defaultCloseTimeout, "once closing, wait this `duration` for our close frame to be written and for the peer's")
 	fs.DurationVar(&cfg.messageTimeout, "message-timeout", defaultMessageTimeout, "close with 1008 a peer whose message is not complete this `duration` after its first frame")
 	fs.Var(&cfg.memoryBudget, "memory-budget", "most bytes `size` all WebSocket connections together may hold in messages\n(being read, waiting for the application, queued for sending); a connection that\nneeds more waits, reading nothing, until others give bytes back")
 	fs.DurationVar(&cfg.readHeaderTimeout, "read-header-timeout", defaultReadHeaderTimeout, "time allowed to read a request's headers (cuts off slowloris clients)")
@@ -107,8 +110,8 @@ func parseServeFlags(args []string, stderr io.Writer) (serveConfig, error) {
 		return cfg, usageError(fs, "-chat-queue must be positive")
 	case cfg.pingInterval < 0 || cfg.writeTimeout < 0:
 		return cfg, usageError(fs, "-ping-interval and -write-timeout must not be negative")
-	case cfg.messageTimeout <= 0 || cfg.memoryBudget <= 0:
-		return cfg, usageError(fs, "-message-timeout and -memory-budget must be positive")
+	case cfg.messageTimeout <= 0 || cfg.closeTimeout <= 0 || cfg.memoryBudget <= 0:
+		return cfg, usageError(fs, "-message-timeout, -close-timeout and -memory-budget must be positive")
 	case cfg.memoryBudget < 2*cfg.maxMessage || cfg.memoryBudget < 2*cfg.chatMaxMessage:
 		// A message's buffer grows by doubling: the largest needs one
 		// and a half times its size while it grows.
@@ -197,6 +200,7 @@ func newServer(cfg serveConfig, log *slog.Logger) *server {
 		MaxFrameSize:   int64(cfg.maxFrame),
 		PingInterval:   orOff(cfg.pingInterval),
 		WriteTimeout:   orOff(cfg.writeTimeout),
+		CloseTimeout:   cfg.closeTimeout,
 		MessageTimeout: cfg.messageTimeout,
 		Budget:         s.budget,
 		OnMessage:      echoMessage,

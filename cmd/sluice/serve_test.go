@@ -39,6 +39,7 @@ func TestServeFlags(t *testing.T) {
 		{"zero queue", []string{"-chat-queue", "0"}, errUsage},
 		{"negative ping", []string{"-ping-interval", "-1s"}, errUsage},
 		{"zero shutdown timeout", []string{"-shutdown-timeout", "0"}, errUsage},
+		{"zero close timeout", []string{"-close-timeout", "0"}, errUsage},
 		{"bad origin pattern", []string{"-origin", "[a-"}, errUsage},
 		{"bad log level", []string{"-log-level", "loud"}, errUsage},
 	}
