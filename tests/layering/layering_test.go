@@ -38,6 +38,7 @@ func TestLayering(t *testing.T) {
 		{module + "/wsutil", []string{module + "/ws", module + "/internal/bufpool", "github.com/gobwas/httphead", "golang.org/x/sys/cpu"}},
 		{module + "/wsflate", []string{module + "/ws", "github.com/gobwas/httphead", "golang.org/x/sys/cpu",
 			"github.com/klauspost/compress"}},
+		{module + "/wsroom", []string{module + "/ws", module + "/wsutil", module + "/internal/bufpool", "github.com/gobwas/httphead", "golang.org/x/sys/cpu"}},
 		{module + "/internal/wstest", nil},
 		{module + "/internal/bufpool", nil},
 		{module + "/internal/conform", []string{module + "/ws", module + "/wsflate",
