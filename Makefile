@@ -9,15 +9,16 @@ GO_MIN     := 1.25
 FUZZTIME   ?= 1m
 FUZZCOUNT  ?= 20000x
 BENCHTIME  ?= 1s
-TEST_TIMEOUT ?= 15m
+TEST_TIMEOUT ?= 30m
 
 .PHONY: test deps race purego fuzz fuzz-short bench compare compare-quick lint check-go generate check-generate
 
 # test installs the interop peers it can, then runs vet and the
 # race-enabled suite, and ends with a line naming the peer suites skipped
 # because their peers could not be installed (none as root: then a missing
-# peer fails). TEST_TIMEOUT (default 15m) is go test's -timeout, from which
-# the tests derive every bound on a wait (scripts/test.sh).
+# peer fails). TEST_TIMEOUT (default 30m, per package) is go test's
+# -timeout, from which the tests derive every bound on a wait
+# (scripts/test.sh): only a hang reaches it, so it is generous.
 test:
 	@GO=$(GO) TEST_TIMEOUT=$(TEST_TIMEOUT) ./scripts/test.sh
 

@@ -10,8 +10,10 @@
 # tests/interop skip a suite; every test that needs no third-party peer
 # still runs.
 #
-# TEST_TIMEOUT (default 15m) is go test's -timeout: every wait in the tests
-# that only a hang can exhaust ends shortly before it (internal/wstest).
+# TEST_TIMEOUT (default 30m) is go test's -timeout, per package: every wait
+# in the tests that only a hang can exhaust ends shortly before it
+# (internal/wstest). At a load of 25 on 2 cores tests/interop takes about
+# 12 minutes, hence the room.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 GO=${GO:-go}
@@ -23,7 +25,7 @@ SLUICE_INTEROP_UNAVAILABLE=$(paste -sd';' "$report")
 export SLUICE_INTEROP_UNAVAILABLE
 
 $GO vet ./... || exit 1
-$GO test -race -shuffle=on -timeout="${TEST_TIMEOUT:-15m}" ./...
+$GO test -race -shuffle=on -timeout="${TEST_TIMEOUT:-30m}" ./...
 status=$?
 
 if [ -n "$SLUICE_INTEROP_UNAVAILABLE" ]; then

@@ -167,7 +167,7 @@ func dialTestRecv[T any](t *testing.T, c <-chan T) T {
 	}
 }
 
-// dialTestTLS is a self-signed certificate for 127.0.0.1, ws.example.com
+// dialTestTLS is a self-signed certificate for 127.0.0.1, ws.example.com, proxy.example.com
 // and ws.example.test, and a pool that trusts it.
 var dialTestTLS = sync.OnceValue(func() (c struct {
 	cert  tls.Certificate
@@ -188,7 +188,7 @@ var dialTestTLS = sync.OnceValue(func() (c struct {
 		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
 		BasicConstraintsValid: true,
 		IsCA:                  true,
-		DNSNames:              []string{"ws.example.com", "ws.example.test"},
+		DNSNames:              []string{"ws.example.com", "ws.example.test", "proxy.example.com"},
 		IPAddresses:           []net.IP{net.IPv4(127, 0, 0, 1)},
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
@@ -314,6 +314,21 @@ func TestDialPlain(t *testing.T) {
 	for _, h := range []string{"Origin", "Sec-WebSocket-Protocol", "Sec-WebSocket-Extensions", "Authorization"} {
 		assert.Empty(t, req.Header.Values(h), h)
 	}
+}
+
+// TestDialResponseHeader checks that the fields of the 101 response reach
+// Handshake.Header, repeated ones and folded ones included.
+func TestDialResponseHeader(t *testing.T) {
+	t.Parallel()
+	srv, _ := dialTestWS(t, nil, false, func(req *http.Request) string {
+		return dialTest101(req, "Set-Cookie: a=1\r\n", "set-cookie: b=2; Path=/\r\n", "X-Folded: one,\r\n two\r\n") + string(dialTestHello)
+	})
+	conn, hs, err := (&ws.Dialer{}).Dial(dialTestContext(t), "ws://"+srv.addr+"/")
+	require.NoError(t, err)
+	defer conn.Close()
+	assert.Equal(t, []string{"a=1", "b=2; Path=/"}, hs.Header.Values("Set-Cookie"))
+	assert.Equal(t, "one,   two", hs.Header.Get("X-Folded"), "each byte of the fold becomes a space")
+	assert.Equal(t, "websocket", hs.Header.Get("Upgrade"))
 }
 
 func TestDialSchemes(t *testing.T) {

@@ -58,6 +58,9 @@ type Message struct {
 	prep *prepared    // set by Prepare
 	buf  *bufpool.Buf // the pooled buffer Payload lives in, if any
 	acct int64        // Budget bytes it holds while queued
+	// frame marks a frame of a message streamed by Conn.Writer:
+	// Payload is the whole frame, header included, ready for the wire.
+	frame streamFrame
 }
 
 // Release gives the buffer of a received message back to the Conn's pool,
@@ -345,6 +348,9 @@ type Conn struct {
 	inCallback   atomic.Bool               // OnMessage is running
 	cb           callbackHold              // guarded by mu; the message OnMessage is handling
 
+	rdmu sync.Mutex     // serialises Reader
+	rd   *messageReader // guarded by rdmu; the message the last Reader returned
+
 	keepalive *time.Timer
 	ka        keepaliveState // guarded by mu
 
@@ -596,6 +602,7 @@ func (c *Conn) queueCloseLocked(f closeFrame) {
 	c.phase = phaseQueued
 	c.limitWritesLocked()
 	c.enqueueLocked(closeMessage(f), false)
+	c.wakeSendersLocked() // those waiting behind a streamed message learn
 }
 
 // Drop sends a close frame with code and reason ahead of anything queued,
@@ -643,6 +650,7 @@ func (c *Conn) failLocked(f closeFrame, drop bool) {
 	c.dropOnSent = c.dropOnSent || drop
 	c.limitWritesLocked()
 	c.enqueueLocked(closeMessage(f), true)
+	c.wakeSendersLocked()
 }
 
 // Terminate closes the socket at once, without a closing handshake (the
@@ -701,7 +709,9 @@ func (c *Conn) abandonLocked() {
 		bytes += queuedSize(m)
 		acct += m.acct
 		payload += int64(len(m.Payload))
-		c.dropped.Add(1)
+		if m.frame != frameMore {
+			c.dropped.Add(1)
+		}
 		notify(m.Done, errClosed)
 		if m.buf != nil {
 			m.buf.Release()

@@ -30,6 +30,9 @@ type sendQueue struct {
 	preamble []byte
 	// progress is when a write last succeeded, on the Conn's clock.
 	progress time.Duration
+	// stream is the writer of Conn.Writer that holds the send order, if any:
+	// other data messages wait until it is closed (see Conn.Writer).
+	stream *messageWriter
 }
 
 // messageOverhead is what a message costs in a queue besides its payload:
@@ -200,6 +203,20 @@ func (c *Conn) send(ctx context.Context, m Message, policy Overflow) error {
 			c.mu.Unlock()
 			return errClosed
 		}
+		if c.q.stream != nil {
+			// A streamed message holds the send order: its frames must
+			// not interleave with another message's (RFC 6455 §5.4).
+			wait := c.roomLocked()
+			c.mu.Unlock()
+			select {
+			case <-wait:
+				continue
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-c.stop:
+				return errClosed
+			}
+		}
 		room := c.q.bytes == 0 || c.q.bytes+size <= c.cfg.OutboundBytes ||
 			policy != OverflowBlock && c.keepingUpLocked(size)
 		if room {
@@ -245,14 +262,18 @@ func (c *Conn) send(ctx context.Context, m Message, policy Overflow) error {
 				c.cfg.Budget.release(size)
 				return errClosed
 			}
+			if c.q.stream != nil {
+				// A streamed message began while this waited: queue
+				// behind it, not inside it.
+				c.mu.Unlock()
+				c.cfg.Budget.release(size)
+				continue
+			}
 			c.queueDataLocked(m)
 			c.mu.Unlock()
 			return nil
 		}
-		if c.q.room == nil {
-			c.q.room = make(chan struct{})
-		}
-		wait := c.q.room
+		wait := c.roomLocked()
 		c.mu.Unlock()
 		select {
 		case <-wait:
@@ -262,6 +283,18 @@ func (c *Conn) send(ctx context.Context, m Message, policy Overflow) error {
 			return errClosed
 		}
 	}
+}
+
+// roomLocked returns the channel that wakes the senders waiting for room
+// (or for a streamed message to end), making it when needed. The caller
+// waits on it after unlocking; the queue may have to be handed to a
+// writing goroutine first (see handoverLocked).
+func (c *Conn) roomLocked() <-chan struct{} {
+	c.handoverLocked()
+	if c.q.room == nil {
+		c.q.room = make(chan struct{})
+	}
+	return c.q.room
 }
 
 // callbackHold is the message OnMessage is handling: the first byte of

@@ -177,10 +177,9 @@ func asciiPrefix(p []byte) int {
 		}
 		return n
 	}
-	// The loops run while more than a block is left ("> 64", not
-	// ">= 64"), so that q[64:] never points past p and the compiler need
-	// not mask the pointer; the last 1..8 bytes are checked as the word
-	// that ends p.
+	// The loop runs while more than a block is left ("> 64", not ">= 64"),
+	// so that q[64:] never points past p and the compiler need not mask
+	// the pointer.
 	q := p
 	for len(q) > 64 {
 		w := binary.LittleEndian.Uint64(q[0:8]) | binary.LittleEndian.Uint64(q[8:16]) |
@@ -192,9 +191,30 @@ func asciiPrefix(p []byte) int {
 		}
 		q = q[64:]
 	}
-	for len(q) > 16 && (binary.LittleEndian.Uint64(q)|binary.LittleEndian.Uint64(q[8:]))&hiBits == 0 {
-		q = q[16:]
+	if k := len(q); k <= 64 {
+		// Check the last k bytes with one test, as the words that start
+		// and end them: they may overlap each other and the bytes before,
+		// so that short inputs take no loop.
+		var w uint64
+		switch {
+		case k <= 8:
+			w = binary.LittleEndian.Uint64(p[n-8:])
+		case k <= 16:
+			w = binary.LittleEndian.Uint64(q) | binary.LittleEndian.Uint64(q[k-8:])
+		case k <= 32:
+			w = binary.LittleEndian.Uint64(q) | binary.LittleEndian.Uint64(q[8:]) |
+				binary.LittleEndian.Uint64(q[k-16:]) | binary.LittleEndian.Uint64(q[k-8:])
+		default:
+			w = binary.LittleEndian.Uint64(q) | binary.LittleEndian.Uint64(q[8:]) |
+				binary.LittleEndian.Uint64(q[16:]) | binary.LittleEndian.Uint64(q[24:]) |
+				binary.LittleEndian.Uint64(q[k-32:]) | binary.LittleEndian.Uint64(q[k-24:]) |
+				binary.LittleEndian.Uint64(q[k-16:]) | binary.LittleEndian.Uint64(q[k-8:])
+		}
+		if w&hiBits == 0 {
+			return n
+		}
 	}
+	// Some word holds a non-ASCII byte: find it.
 	for len(q) > 8 {
 		if w := binary.LittleEndian.Uint64(q) & hiBits; w != 0 {
 			return n - len(q) + bits.TrailingZeros64(w)>>3
@@ -202,10 +222,8 @@ func asciiPrefix(p []byte) int {
 		q = q[8:]
 	}
 	// The bytes of this word before q were checked already.
-	if w := binary.LittleEndian.Uint64(p[n-8:]) & hiBits; w != 0 {
-		return n - 8 + bits.TrailingZeros64(w)>>3
-	}
-	return n
+	w := binary.LittleEndian.Uint64(p[n-8:]) & hiBits
+	return n - 8 + bits.TrailingZeros64(w)>>3
 }
 
 // openTail returns the index at which the sequence that p leaves open starts,
@@ -315,6 +333,9 @@ func validFrom(p []byte) bool {
 // against and the fast path where there is none: it skips leading ASCII a
 // block at a time and runs the automaton over the rest.
 func validGo(p []byte) bool {
+	if len(p) < shortInput {
+		return runDFA(sAcc, p) == sAcc
+	}
 	i := asciiPrefix(p)
 	return i == len(p) || validRest(p[i:])
 }

@@ -188,6 +188,9 @@ func (w *frameWriter) settle(items []Message, written int, err error) {
 		acct += m.acct
 		payload += int64(len(m.Payload))
 		switch {
+		case m.frame == frameMore:
+			// A frame of a streamed message: the message counts once,
+			// with its last frame.
 		case i >= written:
 			c.dropped.Add(1)
 			notify(m.Done, errClosed)
@@ -203,6 +206,9 @@ func (w *frameWriter) settle(items []Message, written int, err error) {
 		}
 	}
 	if bytes > 0 {
+		// The Budget first: a sender woken by the room below must not
+		// see these bytes held twice, by the batch and by what it queues.
+		c.cfg.Budget.release(acct)
 		c.mu.Lock()
 		c.q.bytes -= bytes
 		c.q.payload -= payload
@@ -211,7 +217,6 @@ func (w *frameWriter) settle(items []Message, written int, err error) {
 		}
 		c.wakeSendersLocked()
 		c.mu.Unlock()
-		c.cfg.Budget.release(acct)
 	}
 }
 
@@ -362,6 +367,10 @@ func (w *frameWriter) header(h ws.Header) {
 // message batches one data message.
 func (w *frameWriter) message(m Message) error {
 	c := w.c
+	if m.frame != frameNone {
+		w.bytes(m.Payload) // framed, masked and encoded by Conn.Writer
+		return nil
+	}
 	ext := c.sendExt
 	if m.NoCompress {
 		ext = nil

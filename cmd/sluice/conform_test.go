@@ -44,10 +44,16 @@ func TestConformServe(t *testing.T) {
 	total := 0
 	for _, sec := range conform.Sections() {
 		total += len(sec.Cases)
-		assert.Regexp(t, `(?m)^`+sec.Name+` +`+strconv.Itoa(len(sec.Cases))+` passed$`, out.String(), "section %s", sec.Name)
+		assert.Regexp(t, `(?m)^`+sec.Name+` +`+strconv.Itoa(len(sec.Cases))+` passed( \(\d+ NON-STRICT\))?$`, out.String(), "section %s", sec.Name)
 	}
-	assert.Contains(t, out.String(), "PASS: "+strconv.Itoa(total)+" cases passed, 0 skipped")
+	// A case passes NON-STRICT when serve's close overtakes an echo that
+	// wsutil.Conn waited 50 ms for, which a loaded machine can make it
+	// do (wsutil.Conn.Inbound documents the 50 ms).
+	assert.Regexp(t, `PASS: `+strconv.Itoa(total)+` cases passed \(\d+ NON-STRICT\), 0 skipped`, out.String())
 	assert.NotContains(t, out.String(), "FAIL")
+	if strings.Contains(out.String(), "NON-STRICT ") {
+		t.Logf("report:\n%s", out.String())
+	}
 }
 
 // `sluice conform` against a server that echoes invalid UTF-8 as text
@@ -83,6 +89,30 @@ func TestConformBrokenServer(t *testing.T) {
 	assert.Regexp(t, `(?m)^FAIL: \d+ of 48 cases failed$`, report)
 }
 
+// A server that fails the connection at once, dropping the echoes of the
+// messages that came with the fault, passes NON-STRICT, as Autobahn rates
+// it; -strict fails it.
+func TestConformNonStrict(t *testing.T) {
+	t.Parallel()
+	url := startEchoServer(t, hastyEcho)
+	for _, strict := range []bool{false, true} {
+		var out bytes.Buffer
+		args := []string{"conform", "-run", "^reserved-opcodes/opcode-0x3", "-strict=" + strconv.FormatBool(strict)}
+		err := run(testCtx(t), append(append(args, conformBounds(t)...), url), strings.NewReader(""), &out, io.Discard)
+		report := out.String()
+		t.Logf("-strict=%v:\n%s", strict, report)
+		if strict {
+			require.ErrorIs(t, err, errConformance)
+			assert.Contains(t, report, "FAIL reserved-opcodes/opcode-0x3-after-valid-message: ")
+			continue
+		}
+		require.NoError(t, err)
+		assert.Regexp(t, `(?m)^reserved-opcodes +2 passed \(1 NON-STRICT\)$`, report)
+		assert.Contains(t, report, "NON-STRICT reserved-opcodes/opcode-0x3-after-valid-message: step 2 of 3 (expect the echo")
+		assert.Contains(t, report, "PASS: 2 cases passed (1 NON-STRICT), 0 skipped")
+	}
+}
+
 func TestConformFlags(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
@@ -111,7 +141,11 @@ func TestConformFlags(t *testing.T) {
 // 127.0.0.1 and returns the URL of its echo endpoint: it echoes every data
 // frame as it came, text with invalid UTF-8 included, answers pings and
 // close frames, and checks nothing else.
-func startCarelessEcho(t *testing.T) string {
+func startCarelessEcho(t *testing.T) string { return startEchoServer(t, carelessEcho) }
+
+// startEchoServer serves each connection to 127.0.0.1 with serve and
+// returns the URL of its echo endpoint.
+func startEchoServer(t *testing.T, serve func(net.Conn)) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
@@ -134,7 +168,7 @@ func startCarelessEcho(t *testing.T) string {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				carelessEcho(nc)
+				serve(nc)
 				mu.Lock()
 				delete(conns, nc)
 				mu.Unlock()
@@ -178,6 +212,43 @@ func carelessEcho(nc net.Conn) {
 		}
 		if err != nil {
 			return
+		}
+	}
+}
+
+// hastyEcho serves one connection like carelessEcho, but holds the echo of
+// a frame while more bytes are waiting, and fails the connection at once on
+// a reserved opcode, dropping the echoes it holds.
+func hastyEcho(nc net.Conn) {
+	defer nc.Close()
+	hs, err := (&ws.Upgrader{}).Upgrade(nc)
+	if err != nil {
+		return
+	}
+	br := bufio.NewReader(io.MultiReader(bytes.NewReader(hs.Buffered), nc))
+	var held []ws.Frame
+	for {
+		f, err := ws.ReadFrame(br, 1<<20)
+		if err != nil {
+			return
+		}
+		switch h := f.Header; {
+		case h.OpCode.IsReserved():
+			_ = ws.WriteFrame(nc, ws.NewCloseFrame(ws.StatusProtocolError, "reserved opcode"))
+			return
+		case h.OpCode == ws.OpClose:
+			_ = ws.WriteFrame(nc, ws.NewFrame(ws.OpClose, true, f.Payload))
+			return
+		case h.OpCode.IsData():
+			held = append(held, ws.NewFrame(h.OpCode, h.Fin, f.Payload))
+		}
+		if br.Buffered() == 0 {
+			for _, e := range held {
+				if ws.WriteFrame(nc, e) != nil {
+					return
+				}
+			}
+			held = held[:0]
 		}
 	}
 }

@@ -7,6 +7,8 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"os/exec"
 	"regexp"
 	"slices"
 	"strconv"
@@ -460,4 +462,35 @@ func TestDialCompressDeclined(t *testing.T) {
 			}
 		})
 	}
+}
+
+// dialEnvChild marks the child process of TestDialSOCKS5FromEnvironment.
+const dialEnvChild = "SLUICE_DIAL_SOCKS_ENV_CHILD"
+
+// dial takes its proxy from the environment, a SOCKS5 one included, with
+// the credentials of its URL. net/http reads the environment once per
+// process, so the test runs in a child process.
+func TestDialSOCKS5FromEnvironment(t *testing.T) {
+	if os.Getenv(dialEnvChild) == "" {
+		t.Parallel()
+		cmd := exec.CommandContext(testCtx(t), os.Args[0], "-test.run=^TestDialSOCKS5FromEnvironment$", "-test.v", "-test.count=1")
+		cmd.Env = append(os.Environ(), dialEnvChild+"=1")
+		out, err := cmd.CombinedOutput()
+		require.NoError(t, err, "child:\n%s", out)
+		assert.Contains(t, string(out), "--- PASS: TestDialSOCKS5FromEnvironment", "child:\n%s", out)
+		return
+	}
+	s := startServe(t)
+	socks := wstest.StartSOCKS5Proxy(t, "me", "pw", func(string) string { return s.addr })
+	t.Setenv("HTTP_PROXY", "socks5://me:pw@"+socks.Addr)
+	for _, k := range []string{"http_proxy", "NO_PROXY", "no_proxy", "REQUEST_METHOD"} {
+		t.Setenv(k, "")
+	}
+	d := startDial(t, "ws://chat.example.test/echo")
+	d.stderr.waitFor(t, `connected to ws://chat.example.test/echo\n`)
+	d.send(t, "through socks")
+	d.stdout.waitFor(t, `(?m)^through socks$`)
+	require.NoError(t, d.stdin.Close())
+	require.NoError(t, d.wait(t))
+	assert.Equal(t, []wstest.ProxyRequest{{Target: "chat.example.test:80", Auth: "me:pw"}}, socks.Requests())
 }

@@ -327,6 +327,9 @@ func TestServeSlowloris(t *testing.T) {
 	const timeout = 500 * time.Millisecond
 	s := startServe(t, "-read-header-timeout", timeout.String())
 
+	// The server's clock starts when it accepts, which may be before
+	// Dial returns here: start ours before dialling.
+	start := time.Now()
 	conn, err := net.Dial("tcp", s.addr)
 	require.NoError(t, err)
 	defer conn.Close()
@@ -338,7 +341,6 @@ func TestServeSlowloris(t *testing.T) {
 	req := "GET /echo HTTP/1.1\r\nHost: " + s.addr + "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
 		"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n" +
 		"X-Padding: " + strings.Repeat("p", 500) + "\r\n\r\n"
-	start := time.Now()
 	var sent atomic.Int64
 	stop := make(chan struct{})
 	writerDone := make(chan struct{})

@@ -30,15 +30,19 @@
 //
 // # How a case reads
 //
-// A case (cases.go, deflate.go) is a named list of steps: send(frames...) writes
-// frames, optionally .by(byteWrites) or .by(oddChunks); echoText, echoBinary
-// and pong expect an answer; fails(code) expects a close frame with that
-// code and then the end of TCP; failsFast(code) is the same after frames
-// whose rest never comes, so that only a server that fails the connection
-// at once answers;
-// echoesClose(code, reason) expects the server's answer to the client's
-// close. A case that leaves the connection open ends with a close 1000 that
-// must be echoed with nothing before it, so a stray pong or echo fails it.
+// A case (cases.go, deflate.go) is a named list of steps: send(frames...)
+// writes frames, optionally .by(byteWrites) or .by(oddChunks); echoText,
+// echoBinary and pong expect an answer; fails(code) expects a close frame
+// with that code and then the end of TCP; failsFast(code) is the same after
+// frames whose rest never comes, so that only a server that fails the
+// connection at once answers; echoesClose(code, reason) expects the
+// server's answer to the client's close. An echo due before a close the
+// case expects may be missing: a server that closes first, dropping
+// replies, breaks no rule of RFC 6455, and the case passes with
+// Result.NonStrict set (the Autobahn Testsuite's NON-STRICT), or fails
+// under Options.Strict. A case that leaves the connection open ends with a
+// close 1000 that must be echoed with nothing before it, so a stray pong or
+// echo fails it.
 // The client never answers the server's close frame: a server that fails
 // the connection must close TCP by itself (§7.1.7), and after a closing
 // handshake the server closes TCP first (§7.1.1).

@@ -400,6 +400,12 @@ func runCase(t *testing.T, tgt *target, c conform.Case) {
 	for _, line := range r.Log {
 		t.Log(line)
 	}
+	if r.NonStrict != "" {
+		// wsutil.Conn sends its close once the application has queued
+		// nothing for 50 ms (documented at Conn.Inbound): on a loaded
+		// machine the echo handler can miss that, which RFC 6455 allows.
+		t.Logf("NON-STRICT: %s", r.NonStrict)
+	}
 	switch {
 	case r.Skipped != "" && tgt.proc != nil:
 		t.Fatalf("sluice serve must take part in every case, but: %s", r.Skipped)

@@ -11,7 +11,11 @@
 //     bookworm; legacy asyncio API), run by python/peer.py with
 //     /usr/bin/python3;
 //   - headless Chromium (Debian package chromium), running
-//     chromium/peer.html served by the Go test server.
+//     chromium/peer.html served by the Go test server; and, in
+//     TestChromiumChat, the chat page of a `sluice serve` child process,
+//     driven through the DevTools protocol (Runtime.evaluate over a
+//     WebSocket of sluice's own client, --remote-debugging-port on
+//     127.0.0.1) while a Go client joins the same room.
 //
 // `make deps` (scripts/deps.sh, run first by `make test`) installs them all.
 // When it cannot (no root and no sudo, no apt-get), `make test` sets

@@ -79,8 +79,9 @@ func missingPeer(t *testing.T, format string, args ...any) {
 
 // tail keeps the last bytes written to it: a peer's stderr for the log.
 type tail struct {
-	mu  sync.Mutex
-	buf []byte
+	mu   sync.Mutex
+	buf  []byte
+	grew chan struct{} // closed at the next Write, for await; made on demand
 }
 
 const tailSize = 16 << 10
@@ -92,7 +93,36 @@ func (b *tail) Write(p []byte) (int, error) {
 	if len(b.buf) > tailSize {
 		b.buf = append(b.buf[:0], b.buf[len(b.buf)-tailSize:]...)
 	}
+	if b.grew != nil {
+		close(b.grew)
+		b.grew = nil
+	}
 	return len(p), nil
+}
+
+// await waits until match accepts what is kept, woken by every write: the
+// way to wait for a line a process prints. It gives up when exited is
+// closed or ctx is done, saying what it waited for.
+func (b *tail) await(ctx context.Context, exited <-chan struct{}, what string, match func(kept string) bool) error {
+	for {
+		b.mu.Lock()
+		if match(string(b.buf)) {
+			b.mu.Unlock()
+			return nil
+		}
+		if b.grew == nil {
+			b.grew = make(chan struct{})
+		}
+		grew := b.grew
+		b.mu.Unlock()
+		select {
+		case <-grew:
+		case <-exited:
+			return fmt.Errorf("waiting for %s: the process ended", what)
+		case <-ctx.Done():
+			return fmt.Errorf("waiting for %s: %w", what, wstest.Err(ctx))
+		}
+	}
 }
 
 func (b *tail) String() string {

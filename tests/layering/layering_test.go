@@ -1,8 +1,9 @@
 // Package layering checks the import rules of CONTRIBUTING.md: ws ← wsutil,
-// ws ← wsflate, wsutil and wsflate never import each other, and the
-// commands use exported API only, with one exception: cmd/sluice runs the
-// conformance suite of internal/conform, a tool rather than API, which
-// itself uses exported API only.
+// ws ← wsflate, wsutil and wsflate never import each other, ws ← wsproxy
+// keeps golang.org/x/net to itself, and the commands use exported API only,
+// with one exception: cmd/sluice runs the conformance suite of
+// internal/conform, a tool rather than API, which itself uses exported API
+// only.
 package layering
 
 import (
@@ -38,12 +39,16 @@ func TestLayering(t *testing.T) {
 		{module + "/wsutil", []string{module + "/ws", module + "/internal/bufpool", "github.com/gobwas/httphead", "golang.org/x/sys/cpu"}},
 		{module + "/wsflate", []string{module + "/ws", "github.com/gobwas/httphead", "golang.org/x/sys/cpu",
 			"github.com/klauspost/compress"}},
+		// SOCKS5 needs golang.org/x/net: only the programs that import
+		// wsproxy compile it.
+		{module + "/wsproxy", []string{module + "/ws", "github.com/gobwas/httphead", "golang.org/x/sys/cpu",
+			"golang.org/x/net/proxy", "golang.org/x/net/internal/socks"}},
 		{module + "/wsroom", []string{module + "/ws", module + "/wsutil", module + "/internal/bufpool", "github.com/gobwas/httphead", "golang.org/x/sys/cpu"}},
 		{module + "/internal/wstest", nil},
 		{module + "/internal/bufpool", nil},
 		{module + "/internal/conform", []string{module + "/ws", module + "/wsflate",
 			"github.com/gobwas/httphead", "golang.org/x/sys/cpu", "github.com/klauspost/compress"}},
-		{module + "/cmd/sluice", []string{module + "/ws", module + "/wsutil", module + "/wsflate", module + "/internal/bufpool", module + "/internal/conform",
+		{module + "/cmd/sluice", []string{module + "/ws", module + "/wsutil", module + "/wsflate", module + "/wsproxy", module + "/internal/bufpool", module + "/internal/conform", "golang.org/x/net",
 			"github.com/gobwas/httphead", "golang.org/x/sys/cpu", "github.com/klauspost/compress"}},
 	}
 	for _, tc := range cases {
