@@ -66,3 +66,17 @@ func TestLayering(t *testing.T) {
 		})
 	}
 }
+
+// TestNoNATSInCore: a program that imports only the core packages, or the
+// in-process rooms, compiles no NATS in; the NATS backend is the nested
+// module wsnats, which only its importers build.
+func TestNoNATSInCore(t *testing.T) {
+	for _, pkg := range []string{"ws", "wsutil", "wsflate", "wsroom"} {
+		t.Run(pkg, func(t *testing.T) {
+			for _, dep := range deps(t, module+"/"+pkg) {
+				require.False(t, strings.HasPrefix(dep, "github.com/nats-io/"), "%s compiles in %s", pkg, dep)
+				require.NotEqual(t, module+"/wsnats", dep, "%s imports the NATS backend", pkg)
+			}
+		})
+	}
+}
