@@ -3,15 +3,12 @@ package wsnats_test
 import (
 	"context"
 	"fmt"
-	"net"
 	"net/http/httptest"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats-server/v2/server"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -21,36 +18,6 @@ import (
 	"github.com/sluice-ws/sluice/wsroom"
 	"github.com/sluice-ws/sluice/wsutil"
 )
-
-// startNATS starts an embedded NATS server on 127.0.0.1: on a random
-// port for port 0, or on port, such as to restart a stopped one there.
-// It is shut down at the end of the test, if not before.
-func startNATS(t testing.TB, port int) *server.Server {
-	t.Helper()
-	if port == 0 {
-		port = -1
-	}
-	s, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: port, NoLog: true, NoSigs: true})
-	require.NoError(t, err)
-	s.Start()
-	require.True(t, s.ReadyForConnections(time.Until(wstest.RunDeadline())), "NATS ready")
-	t.Cleanup(func() { stopNATS(s) })
-	return s
-}
-
-func stopNATS(s *server.Server) {
-	s.Shutdown()
-	s.WaitForShutdown()
-}
-
-func natsPort(t testing.TB, s *server.Server) int {
-	t.Helper()
-	_, port, err := net.SplitHostPort(s.Addr().String())
-	require.NoError(t, err)
-	p, err := strconv.Atoi(port)
-	require.NoError(t, err)
-	return p
-}
 
 // node is one sluice node: a wsutil.Server on a loopback httptest
 // server whose connections join room "r", a Hub, and a NATS Backend.

@@ -13,6 +13,7 @@ import (
 	"github.com/sluice-ws/sluice/internal/wstest"
 	"github.com/sluice-ws/sluice/ws"
 	"github.com/sluice-ws/sluice/wsnats"
+	"github.com/sluice-ws/sluice/wsnats/internal/natstest"
 	"github.com/sluice-ws/sluice/wsutil"
 )
 
@@ -80,7 +81,7 @@ func (cl *cluster) round(t *testing.T, what string, first, last int) {
 // every member gets every message exactly once, each publisher's in order.
 func TestThreeNodes(t *testing.T) {
 	t.Parallel()
-	srv := startNATS(t, 0)
+	srv := natstest.Start(t, 0)
 	cl := newCluster(t, srv.ClientURL(), 3, wsutil.Config{}, nil)
 
 	const count = 300
@@ -114,7 +115,7 @@ func TestThreeNodes(t *testing.T) {
 // everything published on them, once and in order.
 func TestNodeStops(t *testing.T) {
 	t.Parallel()
-	srv := startNATS(t, 0)
+	srv := natstest.Start(t, 0)
 	cl := newCluster(t, srv.ClientURL(), 2, wsutil.Config{}, nil)
 
 	cl.round(t, "the first half", 0, 49)
@@ -156,15 +157,15 @@ func TestNodeStops(t *testing.T) {
 // ErrBufferFull, and that message reaches no other node.
 func TestNATSRestart(t *testing.T) {
 	t.Parallel()
-	srv := startNATS(t, 0)
-	port := natsPort(t, srv)
+	srv := natstest.Start(t, 0)
+	port := natstest.Port(t, srv)
 	url := srv.ClientURL()
 	// Node 0 has room for a few messages only.
 	cl := newCluster(t, url, 2, wsutil.Config{}, []wsnats.Config{{ReconnectBuffer: 2048}})
 
 	cl.round(t, "the messages before the outage", 0, 19)
 
-	stopNATS(srv)
+	natstest.Stop(srv)
 	waitConnected(t, cl.nodes, false)
 	// accepted are the outage messages each node's Publish took.
 	accepted := make([][]int, len(cl.nodes))
@@ -188,7 +189,7 @@ func TestNATSRestart(t *testing.T) {
 		}
 	}
 
-	startNATS(t, port)
+	natstest.Start(t, port)
 	waitConnected(t, cl.nodes, true)
 	flush(t, cl.nodes...)
 	for i := range cl.nodes {
@@ -245,7 +246,7 @@ func waitConnected(t *testing.T, nodes []*node, up bool) {
 // (not for it). Its node closes it once its queue is full (OverflowClose).
 func TestSlowMember(t *testing.T) {
 	t.Parallel()
-	srv := startNATS(t, 0)
+	srv := natstest.Start(t, 0)
 	cfg := wsutil.Config{OutboundBytes: 256 << 10, Overflow: wsutil.OverflowClose}
 	cl := newCluster(t, srv.ClientURL(), 1, cfg, nil)
 	// The slow member: a raw connection on node 0 that never reads.

@@ -1,9 +1,10 @@
 // Package layering checks the import rules of CONTRIBUTING.md: ws ← wsutil,
 // ws ← wsflate, wsutil and wsflate never import each other, ws ← wsproxy
-// keeps golang.org/x/net to itself, and the commands use exported API only,
-// with one exception: cmd/sluice runs the conformance suite of
-// internal/conform, a tool rather than API, which itself uses exported API
-// only.
+// keeps golang.org/x/net to itself, wsroom is on wsutil, and the command
+// uses exported API only, with two exceptions: cmd/sluice is internal/cli,
+// which it shares with the NATS build in the nested module wsnats, and
+// internal/cli runs the conformance suite of internal/conform, a tool
+// rather than API, which itself uses exported API only.
 package layering
 
 import (
@@ -31,6 +32,9 @@ func deps(t *testing.T, pkg string) []string {
 }
 
 func TestLayering(t *testing.T) {
+	cli := []string{module + "/ws", module + "/wsutil", module + "/wsroom", module + "/wsflate", module + "/wsproxy",
+		module + "/internal/bufpool", module + "/internal/conform", "golang.org/x/net",
+		"github.com/gobwas/httphead", "golang.org/x/sys/cpu", "github.com/klauspost/compress"}
 	cases := []struct {
 		pkg     string
 		allowed []string // import path prefixes outside the standard library
@@ -48,8 +52,8 @@ func TestLayering(t *testing.T) {
 		{module + "/internal/bufpool", nil},
 		{module + "/internal/conform", []string{module + "/ws", module + "/wsflate",
 			"github.com/gobwas/httphead", "golang.org/x/sys/cpu", "github.com/klauspost/compress"}},
-		{module + "/cmd/sluice", []string{module + "/ws", module + "/wsutil", module + "/wsflate", module + "/wsproxy", module + "/internal/bufpool", module + "/internal/conform", "golang.org/x/net",
-			"github.com/gobwas/httphead", "golang.org/x/sys/cpu", "github.com/klauspost/compress"}},
+		{module + "/internal/cli", cli},
+		{module + "/cmd/sluice", append([]string{module + "/internal/cli"}, cli...)},
 	}
 	for _, tc := range cases {
 		t.Run(strings.TrimPrefix(tc.pkg, module+"/"), func(t *testing.T) {

@@ -1,0 +1,203 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+
+	"github.com/sluice-ws/sluice/internal/cli"
+	"github.com/sluice-ws/sluice/internal/wstest"
+	"github.com/sluice-ws/sluice/ws"
+	"github.com/sluice-ws/sluice/wsnats/internal/natstest"
+	"github.com/sluice-ws/sluice/wsutil"
+)
+
+// TestMain fails the package when a test leaves a goroutine behind: the
+// nodes, their NATS connections and the embedded server included.
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
+
+// serve runs "sluice serve -nats natsURL" of this build until the test
+// ends, and returns its address and log.
+func serve(t *testing.T, natsURL string) (string, *wstest.Buffer) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	l := &wstest.Buffer{}
+	errc := make(chan error, 1)
+	args := []string{"serve", "-addr", "127.0.0.1:0", "-nats", natsURL, "-log-level", "debug"}
+	opts := cli.Options{ConnectRooms: connect}
+	go func() { errc <- cli.Run(ctx, args, strings.NewReader(""), io.Discard, l, opts) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-errc:
+			assert.NoError(t, err, "serve")
+		case <-wstest.After(t):
+			t.Error(wstest.Expired(t, "serve to shut down"))
+		}
+	})
+	return l.WaitFor(t, `level=INFO msg=listening addr=(\S+)`)[1], l
+}
+
+// member is a /chat client that records what it receives.
+type member struct {
+	c    *wsutil.Conn
+	mu   sync.Mutex
+	got  []string
+	more chan struct{} // closed and replaced on every message
+}
+
+func join(t *testing.T, addr string) *member {
+	t.Helper()
+	nc, hs, err := ws.Dial(wstest.Context(t, "a dial"), "ws://"+addr+"/chat")
+	require.NoError(t, err)
+	c, err := wsutil.NewConn(nc, ws.ClientSide, hs, wsutil.Config{})
+	require.NoError(t, err)
+	m := &member{c: c, more: make(chan struct{})}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for msg := range c.Inbound() {
+			m.mu.Lock()
+			m.got = append(m.got, string(msg.Payload))
+			close(m.more)
+			m.more = make(chan struct{})
+			m.mu.Unlock()
+		}
+	}()
+	t.Cleanup(func() {
+		_ = c.Terminate()
+		<-done
+	})
+	return m
+}
+
+// has reports whether m received a message that starts with prefix.
+func (m *member) has(prefix string) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, g := range m.got {
+		if strings.HasPrefix(g, prefix) {
+			return true
+		}
+	}
+	return false
+}
+
+// waitFor waits until m has received the message s.
+func (m *member) waitFor(t *testing.T, s string) {
+	t.Helper()
+	ctx := wstest.Context(t, "message "+s)
+	for {
+		m.mu.Lock()
+		more := m.more
+		m.mu.Unlock()
+		if m.has(s + "\n") {
+			return
+		}
+		select {
+		case <-more:
+		case <-ctx.Done():
+			t.Fatal(wstest.Err(ctx))
+		}
+	}
+}
+
+// Three sluice serve -nats on one NATS, two chat members on each: once
+// every node has subscribed, every message sent on any node reaches every
+// member on every node exactly once, each sender's in the order sent.
+func TestServeNATS(t *testing.T) {
+	t.Parallel()
+	srv := natstest.Start(t, 0)
+	const nodes, perNode, count = 3, 2, 100
+	var members [][]*member
+	for range nodes {
+		addr, l := serve(t, srv.ClientURL())
+		l.WaitFor(t, `msg="chat room on NATS"`)
+		var ms []*member
+		for i := range perNode {
+			ms = append(ms, join(t, addr))
+			l.WaitFor(t, fmt.Sprintf(`msg="chat joined" .*members=%d\b`, i+1))
+		}
+		members = append(members, ms)
+	}
+	// A node subscribes when its first member joins, and NATS gets the
+	// subscription a moment later: probe until a probe of every node has
+	// reached every member, which proves every subscription is in place.
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	ctx := wstest.Context(t, "the probes of every node to reach every node")
+	for round := 0; ; round++ {
+		for n := range nodes {
+			require.NoError(t, members[n][0].c.Send(ctx, text("probe %d %d", n, round)))
+		}
+		if everyoneHeard(members) {
+			break
+		}
+		select {
+		case <-tick.C:
+		case <-ctx.Done():
+			t.Fatal(wstest.Err(ctx))
+		}
+	}
+
+	var senders sync.WaitGroup
+	for n := range nodes {
+		senders.Go(func() {
+			for s := range count {
+				assert.NoError(t, members[n][1].c.Send(ctx, text("m %d %d\n", n, s)))
+			}
+		})
+	}
+	senders.Wait()
+	for n, ms := range members {
+		for i, m := range ms {
+			for from := range nodes {
+				m.waitFor(t, fmt.Sprintf("m %d %d", from, count-1))
+			}
+			m.mu.Lock()
+			got := map[int][]int{}
+			for _, g := range m.got {
+				var from, s int
+				if _, err := fmt.Sscanf(g, "m %d %d", &from, &s); err == nil {
+					got[from] = append(got[from], s)
+				}
+			}
+			m.mu.Unlock()
+			for from := range nodes {
+				want := make([]int, count)
+				for s := range want {
+					want[s] = s
+				}
+				assert.Equal(t, want, got[from], "node %d member %d, from node %d: all, once, in order", n, i, from)
+			}
+		}
+	}
+}
+
+// everyoneHeard reports whether every member has a probe from every node.
+func everyoneHeard(members [][]*member) bool {
+	for _, ms := range members {
+		for _, m := range ms {
+			for from := range members {
+				if !m.has(fmt.Sprintf("probe %d ", from)) {
+					return false
+				}
+			}
+		}
+	}
+	return true
+}
+
+func text(format string, args ...any) wsutil.Message {
+	return wsutil.Message{OpCode: ws.OpText, Payload: fmt.Appendf(nil, format, args...)}
+}
