@@ -22,6 +22,9 @@ const (
 	DefaultReconnectBuffer = 8 << 20 // bytes, the NATS client's own default
 )
 
+// noDeadline is the deadline Flush gives a context without one.
+const noDeadline = 100 * 365 * 24 * time.Hour
+
 // Config configures a Backend. The zero value is ready to use.
 type Config struct {
 	// Prefix is the subject prefix of the rooms: room r is the subject
@@ -175,9 +178,17 @@ func (b *Backend) Publish(_ context.Context, room string, op ws.OpCode, payload 
 
 // Flush waits until NATS has processed everything this node sent before,
 // subscriptions included: once it returns, the messages other nodes
-// publish to the rooms this node has subscribed reach it. It returns
-// ctx.Err() when ctx ends first, and an error while NATS is unreachable.
+// publish to the rooms this node has subscribed reach it. It returns an
+// error matching ctx.Err() when ctx ends first, and an error while NATS
+// is unreachable.
 func (b *Backend) Flush(ctx context.Context) error {
+	if _, ok := ctx.Deadline(); !ok {
+		// The NATS client wants a deadline; ctx's cancellation still
+		// ends the wait.
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, noDeadline)
+		defer cancel()
+	}
 	if err := b.nc.FlushWithContext(ctx); err != nil {
 		return fmt.Errorf("wsnats: flush: %w", err)
 	}

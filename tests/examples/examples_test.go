@@ -42,6 +42,7 @@ var packages = []struct {
 	{dir: "wsflate"},
 	{dir: "wsutil"},
 	{dir: "wsroom"},
+	{dir: "wsnats"}, // a module of its own, parsed from here all the same
 }
 
 func TestExamples(t *testing.T) {
