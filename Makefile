@@ -11,7 +11,7 @@ FUZZCOUNT  ?= 20000x
 BENCHTIME  ?= 1s
 TEST_TIMEOUT ?= 30m
 
-.PHONY: test deps race purego fuzz fuzz-short bench compare compare-quick lint check-go generate check-generate
+.PHONY: test deps race purego fuzz fuzz-short bench bench-rooms compare compare-quick lint check-go generate check-generate
 
 # test installs the interop peers it can, then runs vet and the
 # race-enabled suite, and ends with a line naming the peer suites skipped
@@ -52,6 +52,13 @@ fuzz-short:
 
 bench:
 	$(GO) test -run='^$$' -bench=. -benchmem -benchtime=$(BENCHTIME) ./... | tee bench.txt
+
+# bench-rooms is BenchmarkRoom of wsnats: one room of 1,000 members, 1 KiB
+# messages, on one node and on three behind an embedded NATS server, in
+# this process (docs/scale-out.md). ROOMS_N messages per run.
+ROOMS_N ?= 2000
+bench-rooms:
+	cd wsnats && $(GO) test -run='^$$' -bench=BenchmarkRoom -benchtime=$(ROOMS_N)x -count=1 .
 
 # compare runs the side-by-side benchmark of bench/ (its own module):
 # every peer's echo server and sluice's under sluice bench, in rotated

@@ -24,7 +24,7 @@ import (
 type node struct {
 	name    string
 	hub     *wsroom.Hub
-	backend *wsnats.Backend
+	backend *wsnats.Backend // nil for a node on its own
 	srv     *wsutil.Server
 	http    *httptest.Server
 	url     string
@@ -34,17 +34,20 @@ type node struct {
 
 const room = "r"
 
-// newNode starts a node on the NATS at natsURL.
+// newNode starts a node on the NATS at natsURL, or a node on its own,
+// with no Backend, for "".
 func newNode(t testing.TB, name, natsURL string, cfg wsutil.Config, ncfg wsnats.Config) *node {
 	t.Helper()
-	if ncfg.ReconnectWait == 0 {
-		ncfg.ReconnectWait = 20 * time.Millisecond
+	n := &node{name: name, hub: &wsroom.Hub{}, srv: &wsutil.Server{}, joined: make(chan *wsutil.Conn, 1024)}
+	if natsURL != "" {
+		if ncfg.ReconnectWait == 0 {
+			ncfg.ReconnectWait = 20 * time.Millisecond
+		}
+		ncfg.Name = name
+		b, err := wsnats.Connect(natsURL, ncfg)
+		require.NoError(t, err)
+		n.hub.Backend, n.backend = b, b
 	}
-	ncfg.Name = name
-	b, err := wsnats.Connect(natsURL, ncfg)
-	require.NoError(t, err)
-	n := &node{name: name, hub: &wsroom.Hub{Backend: b}, backend: b, srv: &wsutil.Server{},
-		joined: make(chan *wsutil.Conn, 1024)}
 	n.srv.Config = cfg
 	n.srv.Config.OnClose = n.hub.LeaveAll
 	n.srv.OnAccept = func(c *wsutil.Conn, _ *wsutil.Request) {
@@ -65,7 +68,9 @@ func (n *node) close() {
 		defer cancel()
 		_ = n.srv.Shutdown(ctx)
 		n.http.Close()
-		_ = n.backend.Close()
+		if n.backend != nil {
+			_ = n.backend.Close()
+		}
 	})
 }
 

@@ -111,14 +111,38 @@ func TestThreeNodes(t *testing.T) {
 	}
 }
 
-// A node stopped mid-stream: the other two go on, and their members get
-// everything published on them, once and in order.
+// A node stopped mid-stream, while every node publishes: the other two go
+// on, and their members get everything published on them, once and in
+// order; of the stopped node's messages, a first part, in order, and
+// nothing after its Publish failed.
 func TestNodeStops(t *testing.T) {
 	t.Parallel()
 	srv := natstest.Start(t, 0)
 	cl := newCluster(t, srv.ClientURL(), 2, wsutil.Config{}, nil)
+	cl.round(t, "the first round", 0, 49)
 
-	cl.round(t, "the first half", 0, 49)
+	const last = 299
+	var pubs sync.WaitGroup
+	for i := range 2 {
+		pubs.Go(func() {
+			for s := 50; s <= last; s++ {
+				_, err := cl.nodes[i].hub.Publish(context.Background(), room, msg(i, s, 64))
+				assert.NoError(t, err)
+			}
+		})
+	}
+	// Node 2 publishes until its backend is closed under it.
+	stopped := make(chan int, 1)
+	go func() {
+		for s := 50; ; s++ {
+			if _, err := cl.nodes[2].hub.Publish(context.Background(), room, msg(2, s, 64)); err != nil {
+				assert.ErrorIs(t, err, wsnats.ErrClosed, "the stopped node's backend is closed")
+				stopped <- s
+				return
+			}
+		}
+	}()
+	cl.logs[0][0].waitFor(t, "node 0's messages to be flowing", 0, 100)
 	cl.nodes[2].close()
 	for _, c := range cl.members[2] {
 		select {
@@ -127,22 +151,27 @@ func TestNodeStops(t *testing.T) {
 			t.Fatal(wstest.Expired(t, "the stopped node's members to be closed"))
 		}
 	}
-	_, err := cl.nodes[2].hub.Publish(context.Background(), room, msg(2, 50, 64))
-	require.ErrorIs(t, err, wsnats.ErrClosed, "the stopped node's backend is closed")
-
-	for i := range 2 {
-		cl.publish(t, i, 50, 99)
+	var failed int
+	select {
+	case failed = <-stopped:
+	case <-wstest.After(t):
+		t.Fatal(wstest.Expired(t, "node 2's Publish to fail once it is stopped"))
 	}
+	pubs.Wait()
+
 	for n, logs := range cl.logs[:2] {
 		for m, l := range logs {
 			for from := range 2 {
-				l.waitFor(t, "the second half", from, 99)
+				l.waitFor(t, "the messages of the nodes still up", from, last)
 			}
 			got := l.snapshot()
 			for from := range 2 {
-				assert.Equal(t, seq(0, 99), got[from], "node %d member %d from node %d", n, m, from)
+				assert.Equal(t, seq(0, last), got[from], "node %d member %d from node %d", n, m, from)
 			}
-			assert.Equal(t, seq(0, 49), got[2], "node %d member %d: the stopped node's first half", n, m)
+			s := got[2]
+			require.GreaterOrEqual(t, len(s), 50, "node %d member %d: the stopped node's first round", n, m)
+			assert.Equal(t, seq(0, len(s)-1), s, "node %d member %d: a first part of the stopped node's messages", n, m)
+			assert.Less(t, s[len(s)-1], failed, "node %d member %d: none from after the stopped node's Publish failed", n, m)
 		}
 	}
 }

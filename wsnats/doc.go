@@ -56,7 +56,7 @@
 //     published in the moment between NATS going away and the client
 //     noticing are lost without an error, as they are when a node stops.
 //   - A node whose subscribers fall behind the NATS client's pending
-//     limits (65,536 messages or 64 MiB per room by default) loses
+//     limits (500,000 messages or 64 MiB per room by default) loses
 //     messages: the client drops them and reports a slow consumer, counted
 //     in Stats.Dropped and Stats.SlowConsumer. A Hub's delivery never
 //     waits for a member, so only a node short of CPU falls behind.

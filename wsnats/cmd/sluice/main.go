@@ -9,9 +9,13 @@
 //	sluice serve -addr 127.0.0.1:8082 -nats nats://127.0.0.1:4222 &
 //	sluice serve -addr 127.0.0.1:8083 -nats nats://127.0.0.1:4222 &
 //
-// Install it with
+// Build it from a checkout of the repository:
 //
-//	go install github.com/sluice-ws/sluice/wsnats/cmd/sluice@latest
+//	cd wsnats && go build -o sluice ./cmd/sluice
+//
+// (go install with @version needs a release of the wsnats module, whose
+// go.mod then requires a release of sluice instead of replacing it with
+// the checkout, docs/scale-out.md.)
 //
 // It lives in the wsnats module so that the core module, and every
 // program that imports only ws, wsutil, wsflate or wsroom, never requires
