@@ -8,6 +8,7 @@
 package layering
 
 import (
+	"os"
 	"os/exec"
 	"strings"
 	"testing"
@@ -72,10 +73,14 @@ func TestLayering(t *testing.T) {
 }
 
 // TestNoNATSInCore: a program that imports only the core packages, or the
-// in-process rooms, compiles no NATS in; the NATS backend is the nested
-// module wsnats, which only its importers build.
+// in-process rooms, compiles no NATS in, and neither does the core build
+// of the sluice command; the NATS backend is the nested module wsnats,
+// which only its importers build.
 func TestNoNATSInCore(t *testing.T) {
-	for _, pkg := range []string{"ws", "wsutil", "wsflate", "wsroom"} {
+	gomod, err := os.ReadFile("../../go.mod")
+	require.NoError(t, err)
+	require.NotContains(t, string(gomod), "github.com/nats-io/", "the core module requires NATS")
+	for _, pkg := range []string{"ws", "wsutil", "wsflate", "wsroom", "internal/cli", "cmd/sluice"} {
 		t.Run(pkg, func(t *testing.T) {
 			for _, dep := range deps(t, module+"/"+pkg) {
 				require.False(t, strings.HasPrefix(dep, "github.com/nats-io/"), "%s compiles in %s", pkg, dep)
