@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"strings"
 	"sync"
 	"testing"
@@ -200,4 +201,20 @@ func everyoneHeard(members [][]*member) bool {
 
 func text(format string, args ...any) wsutil.Message {
 	return wsutil.Message{OpCode: ws.OpText, Payload: fmt.Appendf(nil, format, args...)}
+}
+
+// serve -nats with no NATS server at the URL exits with an error instead
+// of serving a room that would silently span nothing.
+func TestServeNATSUnreachable(t *testing.T) {
+	t.Parallel()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	nobody := "nats://" + ln.Addr().String()
+	require.NoError(t, ln.Close()) // nothing listens there any more
+	l := &wstest.Buffer{}
+	args := []string{"serve", "-addr", "127.0.0.1:0", "-nats", nobody}
+	err = cli.Run(wstest.Context(t, "serve to give up"), args, strings.NewReader(""), io.Discard, l, cli.Options{ConnectRooms: connect})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "wsnats: connect")
+	assert.NotContains(t, l.String(), "msg=listening", "no node without its room")
 }
