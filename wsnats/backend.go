@@ -42,6 +42,14 @@ type Config struct {
 	// fails with ErrBufferFull. 0 means DefaultReconnectBuffer; a
 	// negative value keeps nothing: every Publish during an outage fails.
 	ReconnectBuffer int
+	// OnDisconnect, if set, is called when the connection to NATS is
+	// lost (err says why, or is nil), not when Close closes it; the
+	// Backend then reconnects by itself. OnReconnect, if set, is called
+	// once it has, with every room subscribed again. Both run on a
+	// goroutine of the NATS client, one call at a time, and must not
+	// block: log, or count.
+	OnDisconnect func(err error)
+	OnReconnect  func()
 }
 
 // Backend is a wsroom.Backend on one NATS connection. Make one with
@@ -94,6 +102,16 @@ func Connect(url string, cfg Config) (*Backend, error) {
 	}
 	nc, err := nats.Connect(url,
 		nats.Name(cfg.Name),
+		nats.DisconnectErrHandler(func(nc *nats.Conn, err error) {
+			if cfg.OnDisconnect != nil && !nc.IsClosed() {
+				cfg.OnDisconnect(err)
+			}
+		}),
+		nats.ReconnectHandler(func(*nats.Conn) {
+			if cfg.OnReconnect != nil {
+				cfg.OnReconnect()
+			}
+		}),
 		nats.NoEcho(), // the Hub delivers to this node's members itself
 		nats.MaxReconnects(-1),
 		nats.ReconnectWait(wait),

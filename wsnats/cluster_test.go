@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -189,8 +190,16 @@ func TestNATSRestart(t *testing.T) {
 	srv := natstest.Start(t, 0)
 	port := natstest.Port(t, srv)
 	url := srv.ClientURL()
-	// Node 0 has room for a few messages only.
-	cl := newCluster(t, url, 2, wsutil.Config{}, []wsnats.Config{{ReconnectBuffer: 2048}})
+	// Node 0 has room for a few messages only. Every node counts its
+	// disconnections and reconnections.
+	var downs, ups [3]atomic.Int32
+	ncfg := make([]wsnats.Config, 3)
+	ncfg[0].ReconnectBuffer = 2048
+	for i := range ncfg {
+		ncfg[i].OnDisconnect = func(error) { downs[i].Add(1) }
+		ncfg[i].OnReconnect = func() { ups[i].Add(1) }
+	}
+	cl := newCluster(t, url, 2, wsutil.Config{}, ncfg)
 
 	cl.round(t, "the messages before the outage", 0, 19)
 
@@ -252,8 +261,11 @@ func TestNATSRestart(t *testing.T) {
 			}
 		}
 	}
-	for _, n := range cl.nodes {
+	for i, n := range cl.nodes {
 		assert.Positive(t, n.backend.Stats().Reconnects)
+		// The NATS client calls them on a goroutine of its own.
+		assert.Eventually(t, func() bool { return downs[i].Load() > 0 && ups[i].Load() > 0 },
+			wstest.Remaining(t), 10*time.Millisecond, "node %d: OnDisconnect and OnReconnect", i)
 	}
 }
 

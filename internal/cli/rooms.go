@@ -2,6 +2,7 @@ package cli
 
 import (
 	"errors"
+	"log/slog"
 
 	"github.com/sluice-ws/sluice/wsroom"
 )
@@ -10,9 +11,10 @@ import (
 type Options struct {
 	// ConnectRooms, when set, connects serve's /chat room to the other
 	// nodes on the NATS server or cluster at url (serve -nats url), as
-	// the node called name. nil, as in cmd/sluice, makes -nats fail with
-	// a message naming the build that has it.
-	ConnectRooms func(url, name string) (Rooms, error)
+	// the node called name, logging to log what becomes of the
+	// connection. nil, as in cmd/sluice, makes -nats fail with a message
+	// naming the build that has it.
+	ConnectRooms func(url, name string, log *slog.Logger) (Rooms, error)
 }
 
 // Rooms carries the /chat room between nodes: a wsroom.Backend, closed

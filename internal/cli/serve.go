@@ -151,7 +151,7 @@ func runServe(ctx context.Context, args []string, _ io.Reader, _, stderr io.Writ
 	}
 	var rooms Rooms
 	if cfg.nats != "" {
-		if rooms, err = opts.ConnectRooms(cfg.nats, "sluice serve "+ln.Addr().String()); err != nil {
+		if rooms, err = opts.ConnectRooms(cfg.nats, "sluice serve "+ln.Addr().String(), log); err != nil {
 			_ = ln.Close()
 			return fmt.Errorf("serve: %w", err)
 		}

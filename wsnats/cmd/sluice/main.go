@@ -23,6 +23,7 @@
 package main
 
 import (
+	"log/slog"
 	"os"
 
 	"github.com/sluice-ws/sluice/internal/cli"
@@ -34,6 +35,13 @@ func main() {
 }
 
 // connect connects serve's /chat room to NATS at url.
-func connect(url, name string) (cli.Rooms, error) {
-	return wsnats.Connect(url, wsnats.Config{Name: name})
+func connect(url, name string, log *slog.Logger) (cli.Rooms, error) {
+	return wsnats.Connect(url, wsnats.Config{
+		Name: name,
+		OnDisconnect: func(err error) {
+			log.Warn("chat: NATS connection lost, reconnecting; messages for the other nodes wait in a bounded buffer",
+				"buffer_bytes", wsnats.DefaultReconnectBuffer, "err", err)
+		},
+		OnReconnect: func() { log.Info("chat: NATS connection back") },
+	})
 }

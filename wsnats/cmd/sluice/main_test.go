@@ -132,24 +132,9 @@ func TestServeNATS(t *testing.T) {
 		members = append(members, ms)
 	}
 	// A node subscribes when its first member joins, and NATS gets the
-	// subscription a moment later: probe until a probe of every node has
-	// reached every member, which proves every subscription is in place.
-	tick := time.NewTicker(10 * time.Millisecond)
-	defer tick.Stop()
-	ctx := wstest.Context(t, "the probes of every node to reach every node")
-	for round := 0; ; round++ {
-		for n := range nodes {
-			require.NoError(t, members[n][0].c.Send(ctx, text("probe %d %d", n, round)))
-		}
-		if everyoneHeard(members) {
-			break
-		}
-		select {
-		case <-tick.C:
-		case <-ctx.Done():
-			t.Fatal(wstest.Err(ctx))
-		}
-	}
+	// subscription a moment later.
+	probe(t, members, "the probes of every node to reach every node")
+	ctx := wstest.Context(t, "the messages of every node")
 
 	var senders sync.WaitGroup
 	for n := range nodes {
@@ -185,12 +170,35 @@ func TestServeNATS(t *testing.T) {
 	}
 }
 
-// everyoneHeard reports whether every member has a probe from every node.
-func everyoneHeard(members [][]*member) bool {
+// probe makes the first member of every node send probes until a probe
+// of every node has reached every member, which proves every node's
+// subscription is in place. A probe carries a word of its own, so that a
+// later probe proves it again.
+func probe(t *testing.T, members [][]*member, what string) {
+	t.Helper()
+	word := fmt.Sprint(time.Now().UnixNano())
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	ctx := wstest.Context(t, what)
+	for round := 0; !everyoneHeard(members, word); round++ {
+		for n := range members {
+			require.NoError(t, members[n][0].c.Send(ctx, text("probe %s %d %d", word, n, round)))
+		}
+		select {
+		case <-tick.C:
+		case <-ctx.Done():
+			t.Fatal(wstest.Err(ctx))
+		}
+	}
+}
+
+// everyoneHeard reports whether every member has a probe with word from
+// every node.
+func everyoneHeard(members [][]*member, word string) bool {
 	for _, ms := range members {
 		for _, m := range ms {
 			for from := range members {
-				if !m.has(fmt.Sprintf("probe %d ", from)) {
+				if !m.has(fmt.Sprintf("probe %s %d ", word, from)) {
 					return false
 				}
 			}
@@ -217,4 +225,31 @@ func TestServeNATSUnreachable(t *testing.T) {
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "wsnats: connect")
 	assert.NotContains(t, l.String(), "msg=listening", "no node without its room")
+}
+
+// NATS stops and starts again on the same port: every node logs the loss
+// and the return, and the room spans the nodes again by itself.
+func TestServeNATSRestart(t *testing.T) {
+	t.Parallel()
+	srv := natstest.Start(t, 0)
+	port := natstest.Port(t, srv)
+	var members [][]*member
+	var logs []*wstest.Buffer
+	for range 2 {
+		addr, l := serve(t, srv.ClientURL())
+		members = append(members, []*member{join(t, addr)})
+		l.WaitFor(t, `msg="chat joined"`)
+		logs = append(logs, l)
+	}
+	probe(t, members, "the probes before the outage")
+
+	natstest.Stop(srv)
+	for _, l := range logs {
+		l.WaitFor(t, `level=WARN msg="chat: NATS connection lost`)
+	}
+	natstest.Start(t, port)
+	for _, l := range logs {
+		l.WaitFor(t, `level=INFO msg="chat: NATS connection back"`)
+	}
+	probe(t, members, "the probes after the outage")
 }
