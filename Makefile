@@ -11,7 +11,7 @@ FUZZCOUNT  ?= 20000x
 BENCHTIME  ?= 1s
 TEST_TIMEOUT ?= 30m
 
-.PHONY: test deps race purego fuzz fuzz-short bench compare compare-quick lint check-go generate check-generate
+.PHONY: test deps race purego fuzz fuzz-short bench bench-rooms compare compare-quick lint check-go generate check-generate
 
 # test installs the interop peers it can, then runs vet and the
 # race-enabled suite, and ends with a line naming the peer suites skipped
@@ -26,11 +26,17 @@ test:
 deps:
 	@./scripts/deps.sh
 
+# NESTED are the modules inside this one (their own go.mod), which every
+# target that tests or checks the tree runs too.
+NESTED     := wsnats
+
 race:
 	$(GO) test -race -shuffle=on ./...
+	for m in $(NESTED); do (cd $$m && $(GO) test -race -shuffle=on ./...) || exit 1; done
 
 purego:
 	$(GO) test -tags purego ./...
+	for m in $(NESTED); do (cd $$m && $(GO) test -tags purego ./...) || exit 1; done
 
 # fuzz runs every fuzz target for FUZZTIME each: long campaigns
 # (make fuzz FUZZTIME=10m). fuzz-short runs each for FUZZCOUNT inputs, a
@@ -46,6 +52,13 @@ fuzz-short:
 
 bench:
 	$(GO) test -run='^$$' -bench=. -benchmem -benchtime=$(BENCHTIME) ./... | tee bench.txt
+
+# bench-rooms is BenchmarkRoom of wsnats: one room of 1,000 members, 1 KiB
+# messages, on one node and on three behind an embedded NATS server, in
+# this process (docs/scale-out.md). ROOMS_N messages per run.
+ROOMS_N ?= 2000
+bench-rooms:
+	cd wsnats && $(GO) test -run='^$$' -bench=BenchmarkRoom -benchtime=$(ROOMS_N)x -count=1 .
 
 # compare runs the side-by-side benchmark of bench/ (its own module):
 # every peer's echo server and sluice's under sluice bench, in rotated
@@ -65,6 +78,7 @@ lint: check-generate check-go
 	test -z "$$(gofmt -l .)" || (gofmt -l . && false)
 	$(GO) install honnef.co/go/tools/cmd/staticcheck@$(SC_VER)
 	"$$($(GO) env GOPATH)/bin/staticcheck" ./...
+	for m in $(NESTED); do (cd $$m && "$$($(GO) env GOPATH)/bin/staticcheck" ./...) || exit 1; done
 
 # check-go keeps the module buildable with Go $(GO_MIN): go.mod's go
 # directive is go$(GO_MIN).0 with no toolchain line, README.md states it, and
@@ -76,6 +90,7 @@ check-go:
 	@! grep -q '^toolchain' go.mod || { echo "go.mod: drop the toolchain line; the minimum is go $(GO_MIN)"; exit 1; }
 	@grep -q 'Go $(GO_MIN) or newer' README.md || { echo "README.md: state the minimum as \"Go $(GO_MIN) or newer\""; exit 1; }
 	GOTOOLCHAIN=local $(GO) vet ./...
+	@for m in $(NESTED); do grep -qx 'go $(GO_MIN).0' $$m/go.mod || { echo "$$m/go.mod: want the directive go $(GO_MIN).0"; exit 1; }; (cd $$m && GOTOOLCHAIN=local $(GO) vet ./...) || exit 1; done
 
 generate:
 	$(GO) generate ./...

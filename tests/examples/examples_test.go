@@ -41,6 +41,8 @@ var packages = []struct {
 	{dir: "ws"},
 	{dir: "wsflate"},
 	{dir: "wsutil"},
+	{dir: "wsroom"},
+	{dir: "wsnats"}, // a module of its own, parsed from here all the same
 }
 
 func TestExamples(t *testing.T) {
@@ -83,6 +85,9 @@ type api struct {
 	testFiles []*ast.File
 	examples  []*ast.FuncDecl // every Example function
 	helpers   map[string]bool // top-level names of the test files that are not examples
+	// wholeFile holds, for each whole-file example, the names its file
+	// declares: pkg.go.dev shows that file whole (go/doc's Example.Play).
+	wholeFile map[*ast.FuncDecl]map[string]bool
 }
 
 func load(t *testing.T, dir string) *api {
@@ -91,7 +96,7 @@ func load(t *testing.T, dir string) *api {
 	require.NoError(t, err)
 	fset := token.NewFileSet()
 	var files []*ast.File
-	a := &api{helpers: map[string]bool{}}
+	a := &api{helpers: map[string]bool{}, wholeFile: map[*ast.FuncDecl]map[string]bool{}}
 	for _, group := range []struct {
 		names []string
 		test  bool
@@ -112,14 +117,25 @@ func load(t *testing.T, dir string) *api {
 }
 
 // collect notes the examples and the other top-level names of a test file.
+// A file with exactly one example, no test, benchmark or fuzz target, and
+// other top-level declarations is a whole-file example, which go/doc
+// shows whole: the names it declares are the example's own.
 func (a *api) collect(f *ast.File) {
+	var examples []*ast.FuncDecl
+	names := map[string]bool{}
+	tests := false
 	for _, d := range f.Decls {
 		switch d := d.(type) {
 		case *ast.FuncDecl:
 			if d.Recv == nil && strings.HasPrefix(d.Name.Name, "Example") {
 				a.examples = append(a.examples, d)
+				examples = append(examples, d)
 			} else if d.Recv == nil {
 				a.helpers[d.Name.Name] = true
+				names[d.Name.Name] = true
+				for _, prefix := range []string{"Test", "Benchmark", "Fuzz"} {
+					tests = tests || strings.HasPrefix(d.Name.Name, prefix)
+				}
 			}
 		case *ast.GenDecl:
 			for _, s := range d.Specs {
@@ -128,13 +144,18 @@ func (a *api) collect(f *ast.File) {
 					for _, n := range s.Names {
 						if n.Name != "_" {
 							a.helpers[n.Name] = true
+							names[n.Name] = true
 						}
 					}
 				case *ast.TypeSpec:
 					a.helpers[s.Name.Name] = true
+					names[s.Name.Name] = true
 				}
 			}
 		}
+	}
+	if len(examples) == 1 && !tests && len(names) > 0 {
+		a.wholeFile[examples[0]] = names
 	}
 }
 
@@ -186,7 +207,7 @@ func (a *api) hidden() []string {
 				ast.Inspect(n.Type, visit)
 				return false // the names are declared here
 			case *ast.Ident:
-				if a.helpers[n.Name] && !local[n.Name] {
+				if a.helpers[n.Name] && !local[n.Name] && !a.wholeFile[ex][n.Name] {
 					used = append(used, n.Name)
 				}
 			}
