@@ -405,11 +405,13 @@ func newConn(conn net.Conn, side ws.Side, hs ws.Handshake, cfg Config, register 
 	c.readLimit.Store(c.cfg.MaxMessageSize)
 	c.initReader(recv)
 	c.hs.Buffered = nil // the Reader holds them now
+	// The 101 response goes first in the queue, so that whatever register
+	// sends (a welcome message, a broadcast) leaves after it.
+	c.q.preamble, c.hs.Response = hs.Response, nil
 	if register != nil {
 		register(c)
 	}
 	if len(hs.Response) > 0 {
-		c.q.preamble, c.hs.Response = hs.Response, nil
 		c.mu.Lock()
 		c.startWriterLocked()
 		c.mu.Unlock()

@@ -42,9 +42,11 @@ type Server struct {
 	CheckRequest func(r *Request) error
 
 	// OnAccept, if set, is called with each connection once it is
-	// registered and running, on the goroutine of its HTTP request (Node
-	// ws's connection event): for logging, or joining it to a room. Do
-	// not block in it.
+	// registered and before its 101 response goes out, on the goroutine
+	// of its HTTP request (Node ws's connection event): for logging, or
+	// joining it to a room, which then cannot miss a message published
+	// after the client's handshake completed. What it sends leaves right
+	// after the 101. Do not block in it: the client waits for its 101.
 	OnAccept func(c *Conn, r *Request)
 
 	// Handle, if set, runs each connection on a goroutine of its own,
@@ -123,7 +125,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	var registered bool
-	c, err := newConn(nc, ws.ServerSide, hs, cfg, func(c *Conn) { registered = s.add(c, req.Data) })
+	c, err := newConn(nc, ws.ServerSide, hs, cfg, func(c *Conn) {
+		if registered = s.add(c, req.Data); registered && s.OnAccept != nil {
+			s.OnAccept(c, req)
+		}
+	})
 	if err != nil {
 		nc.Close()
 		s.failed(r, err)
@@ -134,9 +140,6 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		_ = c.Drop(ws.StatusGoingAway, "server closed")
 		s.failed(r, ErrServerClosed)
 		return
-	}
-	if s.OnAccept != nil {
-		s.OnAccept(c, req)
 	}
 	if s.Handle != nil {
 		go s.Handle(c, req)

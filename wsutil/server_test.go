@@ -10,7 +10,9 @@ import (
 	"net/http/httptest"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -91,6 +93,29 @@ func TestServerNoJoinRace(t *testing.T) {
 		for i := j; i < len(clients); i++ {
 			assert.Equal(t, fmt.Sprint(i), string(receive(t, c).Payload), "client %d", j)
 		}
+	}
+}
+
+// OnAccept runs before the 101 goes out: what it does (join a room, send
+// a welcome) is done when the client's handshake completes, and what it
+// sends arrives first.
+func TestServerOnAcceptBeforeResponse(t *testing.T) {
+	t.Parallel()
+	s := echoServer()
+	var accepted atomic.Int32
+	s.OnAccept = func(c *wsutil.Conn, _ *wsutil.Request) {
+		time.Sleep(10 * time.Millisecond) // a slow hook: the client must wait for it
+		accepted.Add(1)
+		require.NoError(t, c.Send(testContext(t), wsutil.Message{OpCode: ws.OpText, Payload: []byte("welcome")}))
+	}
+	srv := httptest.NewServer(s)
+	defer srv.Close()
+	for i := range 20 {
+		c, _ := dialConn(t, wsURL(srv), ws.Dialer{}, wsutil.Config{})
+		require.Equal(t, int32(i+1), accepted.Load(), "OnAccept of client %d had run when its handshake completed", i)
+		require.NoError(t, c.Send(testContext(t), wsutil.Message{OpCode: ws.OpText, Payload: []byte("echo")}))
+		assert.Equal(t, "welcome", string(receive(t, c).Payload), "client %d", i)
+		assert.Equal(t, "echo", string(receive(t, c).Payload), "client %d", i)
 	}
 }
 
