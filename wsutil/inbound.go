@@ -34,7 +34,7 @@ func (c *Conn) touch() { c.lastRead.Store(int64(c.since())) }
 // initReader sets up the Reader the reading goroutine owns: it borrows a
 // read buffer only while bytes arrive (lean), and lets the Conn arm its
 // read deadlines before each blocking read.
-func (c *Conn) initReader(recv RecvExtension) {
+func (c *Conn) initReader(recv RecvExtension, buffered []byte) {
 	r := &c.r
 	r.Reset((*connSource)(c), c.side)
 	r.MaxMessageSize = c.cfg.MaxMessageSize
@@ -45,7 +45,7 @@ func (c *Conn) initReader(recv RecvExtension) {
 	r.lean = c.cfg.ReadBufferSize
 	r.wait = c.readWait
 	r.buf = r.small[:]
-	r.preload(c.hs.Buffered)
+	r.preload(buffered)
 }
 
 // readLoop is the reading goroutine: it owns the Reader and the sending
@@ -225,7 +225,7 @@ func (c *Conn) readPayload(p *payload) error {
 			if int64(len(p.b)) >= r.maxMessage() {
 				// Full to the limit: whether more follows needs one
 				// byte of room, not a copy of the whole message.
-				dst = r.ctl[:1]
+				dst = r.sink[:]
 			} else if err := c.growPayload(p); err != nil {
 				return err
 			} else {
@@ -233,7 +233,7 @@ func (c *Conn) readPayload(p *payload) error {
 			}
 		}
 		n, err := r.Read(dst)
-		if n > 0 && &dst[0] == &r.ctl[0] {
+		if n > 0 && &dst[0] == &r.sink[0] {
 			return ErrMessageTooBig
 		}
 		p.b = p.b[:len(p.b)+n]

@@ -3,6 +3,7 @@ package wsutil
 import (
 	"io"
 	"slices"
+	"sync"
 
 	"github.com/sluice-ws/sluice/internal/bufpool"
 	"github.com/sluice-ws/sluice/ws"
@@ -86,7 +87,9 @@ type Reader struct {
 	rawErr    error     // last error readRaw gave the decoder
 	err       error     // sticky error
 
-	ctl [ws.MaxControlPayload]byte
+	// sink is the byte a Conn reads past a full message into, to learn
+	// whether more follows.
+	sink [1]byte
 
 	// A lean Reader (a Conn's) holds no buffer while idle: between
 	// messages, with nothing buffered, it waits for bytes with small, and
@@ -393,6 +396,9 @@ func (r *Reader) nextDataFrame() (ws.Header, error) {
 	}
 }
 
+// ctlBufs holds the buffers control frame payloads are read into.
+var ctlBufs = sync.Pool{New: func() any { return new([ws.MaxControlPayload]byte) }}
+
 // encoded reports whether the message that h belongs to is decoded by the
 // extension.
 func (r *Reader) encoded(h ws.Header) bool {
@@ -404,7 +410,11 @@ func (r *Reader) encoded(h ws.Header) bool {
 
 // control reads the payload of control frame h and acts on it.
 func (r *Reader) control(h ws.Header) error {
-	p := r.ctl[:h.Length]
+	// The payload lands in a pooled buffer, not in the Reader: a Reader
+	// that lives as long as an idle connection need not carry one.
+	ctl := ctlBufs.Get().(*[ws.MaxControlPayload]byte)
+	defer ctlBufs.Put(ctl)
+	p := ctl[:h.Length]
 	saved := r.frame
 	savedLeft, savedOff := r.left, r.off
 	r.frame, r.left, r.off = h, h.Length, 0
@@ -490,16 +500,17 @@ func (r *Reader) skip(message bool) error {
 	if r.err != nil {
 		return r.err
 	}
-	// The control frame scratch space doubles as a sink: control frames
-	// met on the way are handled before payload lands in it.
-	scratch := r.ctl[:]
+	// A control frame buffer doubles as a sink: control frames met on
+	// the way use buffers of their own.
+	scratch := ctlBufs.Get().(*[ws.MaxControlPayload]byte)
+	defer ctlBufs.Put(scratch)
 	for r.active || (message && r.inMessage) {
 		if !r.active {
 			// Frame mode stopped between fragments: read on to the
 			// end of the message.
 			r.active, r.frameMode = true, false
 		}
-		_, err := r.Read(scratch)
+		_, err := r.Read(scratch[:])
 		if err != nil && err != io.EOF {
 			return err
 		}
