@@ -143,6 +143,8 @@ func runServe(ctx context.Context, args []string, _ io.Reader, _, stderr io.Writ
 	if err != nil {
 		return fmt.Errorf("serve: %w", err)
 	}
+	stop := startReturningIdleMemory(ctx, log)
+	defer stop()
 	return newServer(cfg, log).serve(ctx, ln)
 }
 
