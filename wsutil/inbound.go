@@ -156,6 +156,9 @@ func (c *Conn) idleWait(grace bool) (graceEnds time.Time) {
 func (c *Conn) readBurst() bool {
 	for {
 		m, held, err := c.readMessage()
+		if err == errIdle {
+			return true
+		}
 		if err != nil {
 			c.readEnd(err)
 			return false

@@ -1,6 +1,7 @@
 package wsutil
 
 import (
+	"errors"
 	"io"
 	"slices"
 	"sync"
@@ -368,6 +369,12 @@ func (r *Reader) nextDataFrame() (ws.Header, error) {
 			if err := r.control(h); err != nil {
 				return h, err
 			}
+			if r.lean > 0 && !r.inMessage && r.r == r.w && r.rerr == nil {
+				// A control frame between messages, with nothing
+				// after it yet: a lean Reader's owner waits for
+				// the peer its own way (see errIdle).
+				return h, errIdle
+			}
 			continue
 		}
 		switch {
@@ -395,6 +402,14 @@ func (r *Reader) nextDataFrame() (ws.Header, error) {
 		return h, nil
 	}
 }
+
+// errIdle is what NextMessage and NextFrame of a lean Reader (a Conn's)
+// return, not sticky, when a control frame between messages has left
+// nothing else buffered: the Conn then waits for the peer in its idle
+// wait, which holds no read buffer and hands the wait to a goroutine with
+// a minimal stack, instead of blocking deep in the Reader. Keepalive's
+// pongs arrive that way on every idle connection.
+var errIdle = errors.New("wsutil: idle between messages")
 
 // ctlBufs holds the buffers control frame payloads are read into.
 var ctlBufs = sync.Pool{New: func() any { return new([ws.MaxControlPayload]byte) }}
@@ -448,6 +463,9 @@ func (r *Reader) NextMessage() (ws.OpCode, error) {
 	}
 	r.frameMode = false
 	h, err := r.nextDataFrame()
+	if err == errIdle {
+		return 0, err
+	}
 	if err != nil {
 		return 0, r.fail(err)
 	}
@@ -475,6 +493,9 @@ func (r *Reader) NextFrame() (ws.Header, error) {
 	}
 	r.frameMode = true
 	h, err := r.nextDataFrame()
+	if err == errIdle {
+		return ws.Header{}, err
+	}
 	if err != nil {
 		return h, r.fail(err)
 	}
