@@ -27,14 +27,60 @@ const (
 	trimQuiet = 64
 	// trimWorth: memory is worth returning when the runtime keeps more
 	// than 1/trimWorth of what is in use, and at least trimMin bytes.
-	trimWorth = 8
+	trimWorth = 32
 	trimMin   = 4 << 20
 )
+
+// minStack is the stack a goroutine starts with. Stack bytes beyond that
+// many per goroutine belong to goroutines that have exited, whose stacks
+// the runtime keeps until the next collection, or to goroutines whose
+// stacks have grown.
+const minStack = 2 << 10
+
+// memoryState is what the runtime reports, in bytes.
+type memoryState struct {
+	allocated  uint64 // allocated since the last look
+	objects    uint64 // heap objects, garbage not yet collected included
+	stacks     uint64 // goroutine stacks, exited goroutines' included
+	free       uint64 // free heap memory the runtime keeps
+	live       uint64 // the live heap the last collection found
+	goroutines uint64 // goroutines (a count)
+}
+
+// split estimates what a collection and returning free memory would give
+// back (kept), and what stays in use. Of the stack bytes beyond the
+// minimum per goroutine, those over spareFloor count as kept: exited
+// goroutines' stacks, which a collection frees; the floor is what the last
+// return could not give back, the grown stacks of goroutines still
+// running. The last collection's live heap is less than what lives now
+// when connections were added since, so the garbage estimate errs towards
+// more, which costs at worst one collection the server had time for.
+func (m memoryState) split(spareFloor uint64) (kept, inUse uint64) {
+	garbage := m.objects - min(m.objects, m.live)
+	spare := m.spareStacks()
+	spare -= min(spare, spareFloor)
+	return m.free + garbage + spare, m.objects - garbage + m.stacks - spare
+}
+
+// spareStacks is the stack memory beyond the minimum per goroutine.
+func (m memoryState) spareStacks() uint64 {
+	return m.stacks - min(m.stacks, m.goroutines*minStack)
+}
+
+// trimDue says whether to return memory now: the process allocated little
+// since the last look, and keeps much more than it uses.
+func trimDue(m memoryState, spareFloor uint64) bool {
+	kept, inUse := m.split(spareFloor)
+	return m.allocated <= inUse/trimQuiet && kept >= max(trimMin, inUse/trimWorth)
+}
 
 // memoryTrim samples the runtime metrics returnIdleMemory decides on.
 type memoryTrim struct {
 	samples []metrics.Sample
 	allocs  uint64 // /gc/heap/allocs:bytes at the last look
+	// spareFloor is the spare stack memory right after the last return,
+	// or less if it has shrunk since: grown stacks of running goroutines.
+	spareFloor uint64
 }
 
 func newMemoryTrim() *memoryTrim {
@@ -44,39 +90,40 @@ func newMemoryTrim() *memoryTrim {
 		{Name: "/memory/classes/heap/stacks:bytes"},
 		{Name: "/memory/classes/heap/free:bytes"},
 		{Name: "/gc/heap/live:bytes"},
+		{Name: "/sched/goroutines:goroutines"},
 	}}
 }
 
-// due reads the metrics and says whether memory should be returned now:
-// the process allocated little since the last look, and keeps much more
-// than it uses.
-func (t *memoryTrim) due() bool {
+// read samples the runtime; ok is false if a metric is missing.
+func (t *memoryTrim) read() (m memoryState, ok bool) {
 	metrics.Read(t.samples)
-	var v [5]uint64
+	var v [6]uint64
 	for i, s := range t.samples {
 		if s.Value.Kind() != metrics.KindUint64 {
-			return false
+			return m, false
 		}
 		v[i] = s.Value.Uint64()
 	}
-	allocs := v[0]
-	allocated := allocs - t.allocs
-	t.allocs = allocs
-	return trimDue(allocated, v[1], v[2], v[3], v[4])
+	m = memoryState{allocated: v[0] - t.allocs, objects: v[1], stacks: v[2], free: v[3], live: v[4], goroutines: v[5]}
+	t.allocs = v[0]
+	return m, true
 }
 
-// trimDue decides from what the runtime reports: bytes allocated since
-// the last look, the heap's objects (garbage not yet collected included),
-// goroutine stacks, free heap memory the runtime keeps, and the live heap
-// the last collection found.
-func trimDue(allocated, objects, stacks, free, live uint64) bool {
-	// live is less than what lives now when connections were added since
-	// the last collection: the estimate errs towards more garbage, which
-	// costs at worst one collection the server had time for.
-	garbage := objects - min(objects, live)
-	inUse := objects - garbage + stacks
-	kept := free + garbage
-	return allocated <= inUse/trimQuiet && kept >= trimMin && kept >= inUse/trimWorth
+// due reads the metrics and says whether memory should be returned now.
+func (t *memoryTrim) due() bool {
+	m, ok := t.read()
+	if !ok {
+		return false
+	}
+	t.spareFloor = min(t.spareFloor, m.spareStacks())
+	return trimDue(m, t.spareFloor)
+}
+
+// returned records what is kept right after a return.
+func (t *memoryTrim) returned() {
+	if m, ok := t.read(); ok {
+		t.spareFloor = m.spareStacks()
+	}
 }
 
 // startReturningIdleMemory runs returnIdleMemory until the function it
@@ -102,7 +149,7 @@ func startReturningIdleMemory(ctx context.Context, log *slog.Logger) (stop func(
 // server never qualifies: it allocates, and the collector runs anyway.
 func returnIdleMemory(ctx context.Context, log *slog.Logger) {
 	t := newMemoryTrim()
-	t.due()
+	t.returned() // the start is the first floor
 	tick := time.NewTicker(trimEvery)
 	defer tick.Stop()
 	for {
@@ -114,8 +161,8 @@ func returnIdleMemory(ctx context.Context, log *slog.Logger) {
 		if t.due() {
 			start := time.Now()
 			debug.FreeOSMemory()
+			t.returned()
 			log.Debug("returned idle memory", "took", time.Since(start))
-			t.due() // the collection's own allocations do not count
 		}
 	}
 }
