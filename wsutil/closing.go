@@ -193,7 +193,7 @@ func (c *Conn) drain(timeout time.Duration) {
 	c.readDL = time.Now().Add(timeout)
 	_ = c.nc.SetReadDeadline(c.readDL)
 	c.mu.Unlock()
-	scratch := c.r.small[:]
+	scratch := c.small[:]
 	for {
 		if _, err := c.nc.Read(scratch); err != nil {
 			break

@@ -312,7 +312,9 @@ type Conn struct {
 	sendExt    SendExtension
 
 	// Owned by the reading goroutine.
-	r        Reader
+	r        *Reader       // nil while idle (see reader)
+	recv     RecvExtension // what r decodes with
+	small    [smallRead]byte
 	inq      inboundQueue
 	msgStart time.Time // when the message being read began, once needed (see began)
 	readDL   time.Time // the read deadline set on nc; guarded by mu

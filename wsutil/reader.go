@@ -98,9 +98,19 @@ type Reader struct {
 	lean  int
 	big   *bufpool.Buf
 	small [smallRead]byte
-	// wait, if set, is called before every blocking read of the source,
-	// with whether a message is in progress (a Conn arms deadlines there).
-	wait func(mid bool)
+	// owner, if set, is the Conn the Reader reads for: it is told before
+	// every blocking read of the source, and handles control frames
+	// instead of OnControl.
+	owner readOwner
+}
+
+// readOwner is what a Reader needs of the Conn it reads for.
+type readOwner interface {
+	// readWait is called before every blocking read of the source, with
+	// whether a message is in progress (the Conn arms deadlines there).
+	readWait(mid bool)
+	// onControl handles a control frame, as OnControl does.
+	onControl(h ws.Header, payload []byte) error
 }
 
 // smallRead is what a lean Reader reads into while idle: a frame header,
@@ -154,7 +164,7 @@ func (r *Reader) Reset(src io.Reader, side ws.Side) {
 		src:            src,
 		buf:            r.buf,
 		lean:           r.lean,
-		wait:           r.wait,
+		owner:          r.owner,
 	}
 	r.src2.r = r
 	if r.lean > 0 {
@@ -256,8 +266,8 @@ func (r *Reader) fill() error {
 		r.w = copy(r.buf, r.buf[r.r:r.w])
 		r.r = 0
 	}
-	if r.wait != nil {
-		r.wait(mid)
+	if r.owner != nil {
+		r.owner.readWait(mid)
 	}
 	for range 100 {
 		n, err := r.src.Read(r.buf[r.w:])
@@ -322,8 +332,8 @@ func (r *Reader) readPayload(p []byte) (int, error) {
 		r.r += n
 	default:
 		// Large read or no buffer: straight into p.
-		if r.wait != nil {
-			r.wait(r.active || r.inMessage)
+		if r.owner != nil {
+			r.owner.readWait(r.active || r.inMessage)
 		}
 		var err error
 		for n == 0 && err == nil {
@@ -439,7 +449,12 @@ func (r *Reader) control(h ws.Header) error {
 		}
 	}
 	r.frame, r.left, r.off = saved, savedLeft, savedOff
-	if r.OnControl != nil {
+	switch {
+	case r.owner != nil:
+		if err := r.owner.onControl(h, p); err != nil {
+			return err
+		}
+	case r.OnControl != nil:
 		if err := r.OnControl(h, p); err != nil {
 			return err
 		}

@@ -545,7 +545,7 @@ func connReader(src io.Reader, cfg Config, ext RecvExtension) func() (Message, e
 	cfg = cfg.withDefaults(ws.ServerSide)
 	c := &Conn{side: ws.ServerSide, cfg: &cfg}
 	c.initReader(ext, nil)
-	c.r.Reset(src, ws.ServerSide)
+	c.reader().Reset(src, ws.ServerSide)
 	return func() (Message, error) {
 		m, _, err := c.readMessage()
 		return m, err
