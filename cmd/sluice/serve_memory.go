@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"log/slog"
+	"runtime"
 	"runtime/debug"
 	"runtime/metrics"
 	"time"
@@ -141,12 +142,14 @@ func startReturningIdleMemory(ctx context.Context, log *slog.Logger) (stop func(
 	}
 }
 
-// returnIdleMemory collects garbage and returns the freed memory to the
-// operating system (debug.FreeOSMemory) whenever the server is quiet and
-// the runtime keeps much more memory than is in use: after a burst of
-// connections, or after keepalive's pings have made every idle connection
-// hand its reading goroutine over. It returns when ctx is done. A busy
-// server never qualifies: it allocates, and the collector runs anyway.
+// returnIdleMemory collects garbage twice and returns the freed memory to
+// the operating system (debug.FreeOSMemory) whenever the server is quiet
+// and the runtime keeps much more memory than is in use: after a burst of
+// connections, once their reading goroutines have handed their grown
+// stacks over, and after a keepalive round. Each return costs two
+// collections of the live heap (about 0.1 s of CPU at 10,000 idle
+// connections). It returns when ctx is done. A busy server never
+// qualifies: it allocates, and the collector runs anyway.
 func returnIdleMemory(ctx context.Context, log *slog.Logger) {
 	t := newMemoryTrim()
 	t.returned() // the start is the first floor
@@ -160,6 +163,9 @@ func returnIdleMemory(ctx context.Context, log *slog.Logger) {
 		}
 		if t.due() {
 			start := time.Now()
+			// Two collections: what sync.Pools hold (read buffers,
+			// Readers) survives the first.
+			runtime.GC()
 			debug.FreeOSMemory()
 			t.returned()
 			log.Debug("returned idle memory", "took", time.Since(start))
