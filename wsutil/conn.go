@@ -327,7 +327,7 @@ type Conn struct {
 	outOnce sync.Once
 	waiting atomic.Bool // the reader waits for the application or the Budget
 
-	stop    chan struct{} // closed when the socket is closed
+	stop    chan struct{} // guarded by mu; closed when the socket is closed; made on demand (stopSignal)
 	done    chan struct{} // guarded by mu; closed when the socket is closed and every goroutine has exited; made on demand (doneSignal)
 	appDone chan struct{} // closed when the application has said it sent its last reply; nil with OnMessage
 	sentCh  chan struct{} // closed when our close frame is on the wire; made on demand with OnMessage
@@ -390,7 +390,6 @@ func newConn(conn net.Conn, side ws.Side, hs ws.Handshake, cfg *Config, register
 		cfg:        cfg,
 		protocol:   hs.Protocol,
 		extensions: hs.Extensions,
-		stop:       make(chan struct{}),
 		epoch:      time.Now(),
 		running:    1,
 	}
@@ -470,13 +469,33 @@ func (c *Conn) Done() <-chan struct{} {
 // server are never asked for it, and an idle connection is cheaper
 // without.
 func (c *Conn) doneSignalLocked() chan struct{} {
-	if c.done == nil {
-		c.done = make(chan struct{})
-		if c.doneClosed {
-			close(c.done)
+	return signal(&c.done, c.doneClosed)
+}
+
+// stopSignalLocked returns stop, making it when needed: only a goroutine
+// that waits for something else as well needs it, and an idle connection
+// waits for nothing.
+func (c *Conn) stopSignalLocked() chan struct{} {
+	return signal(&c.stop, c.phase == phaseDone)
+}
+
+// signal returns *ch, making it when it is nil: closed if what it signals
+// has happened.
+func signal(ch *chan struct{}, happened bool) chan struct{} {
+	if *ch == nil {
+		*ch = make(chan struct{})
+		if happened {
+			close(*ch)
 		}
 	}
-	return c.done
+	return *ch
+}
+
+// stopSignal is stopSignalLocked, taking the lock.
+func (c *Conn) stopSignal() <-chan struct{} {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.stopSignalLocked()
 }
 
 // doneSignal is doneSignalLocked, taking the lock.
@@ -714,7 +733,9 @@ func (c *Conn) shutdown(err error) bool {
 	}
 	c.phase = phaseDone
 	_ = c.nc.Close()
-	close(c.stop)
+	if c.stop != nil {
+		close(c.stop)
+	}
 	if c.keepalive != nil {
 		c.keepalive.Stop()
 	}
@@ -812,15 +833,15 @@ func (c *Conn) finishApp(f closeFrame, close bool, cancel <-chan struct{}, timeo
 		if close {
 			c.queueCloseLocked(f)
 		}
-	}
-	c.mu.Unlock()
-	if !pumping {
+		c.mu.Unlock()
 		return true
 	}
+	stop := c.stopSignalLocked()
+	c.mu.Unlock()
 	select {
 	case c.pumpCtl <- pumpRequest{close: close, f: f}:
 		return true
-	case <-c.stop:
+	case <-stop:
 	case <-cancel:
 	case <-timeout:
 	}
@@ -852,13 +873,7 @@ func (c *Conn) limitWritesLocked() {
 // sentSignalLocked returns a channel that is closed once our close frame
 // is on the wire, making it when needed.
 func (c *Conn) sentSignalLocked() <-chan struct{} {
-	if c.sentCh == nil {
-		c.sentCh = make(chan struct{})
-		if c.closeWritten {
-			close(c.sentCh)
-		}
-	}
-	return c.sentCh
+	return signal(&c.sentCh, c.closeWritten)
 }
 
 // errClosed is returned by calls on a closed connection.

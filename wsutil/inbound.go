@@ -363,7 +363,7 @@ func (c *Conn) reserve(n, held int64) error {
 	c.waiting.Store(true)
 	defer c.waiting.Store(false)
 	defer c.touch() // waiting for memory is not the peer's silence
-	switch b.acquire(n, held, c.stop, nil, timeout) {
+	switch b.acquire(n, held, c.stopSignal(), nil, timeout) {
 	case nil:
 		return nil
 	case errBudgetTimeout:
