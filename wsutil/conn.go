@@ -372,8 +372,10 @@ type Conn struct {
 // NewConn takes over conn, whose opening handshake hs is complete, and
 // starts reading it. side is the role of this end. Bytes in hs.Buffered
 // are read before the socket, and hs.Response (a server's deferred 101
-// response) is written before anything else. It fails only when cfg.Extension cannot
-// honour what the handshake accepted; conn is then left open.
+// response) is written before anything else, by NewConn itself, which
+// returns once it is written (within WriteTimeout, when set). It fails only
+// when cfg.Extension cannot honour what the handshake accepted; conn is
+// then left open.
 func NewConn(conn net.Conn, side ws.Side, hs ws.Handshake, cfg Config) (*Conn, error) {
 	cfg = cfg.withDefaults(side)
 	return newConn(conn, side, hs, &cfg, nil)
@@ -415,10 +417,16 @@ func newConn(conn net.Conn, side ws.Side, hs ws.Handshake, cfg *Config, register
 	if register != nil {
 		register(c)
 	}
-	if len(hs.Response) > 0 {
+	respond := len(hs.Response) > 0
+	if respond {
+		// The calling goroutine writes the 101 response, as the writing
+		// goroutine (below): a goroutine started for a hundred bytes
+		// would add one to every handshake, and the runtime keeps the
+		// descriptor of every goroutine that ever ran at once.
 		c.q.preamble = hs.Response
 		c.mu.Lock()
-		c.startWriterLocked()
+		c.q.writer = writerGoroutine
+		c.running++
 		c.mu.Unlock()
 	}
 	if c.cfg.PingInterval > 0 {
@@ -427,6 +435,9 @@ func newConn(conn net.Conn, side ws.Side, hs ws.Handshake, cfg *Config, register
 		c.mu.Unlock()
 	}
 	go c.readLoop(false)
+	if respond {
+		c.writeLoop()
+	}
 	return c, nil
 }
 
