@@ -29,7 +29,7 @@ const (
 	// trimWorth: memory is worth returning when the runtime keeps more
 	// than 1/trimWorth of what is in use, and at least trimMin bytes.
 	trimWorth = 32
-	trimMin   = 4 << 20
+	trimMin   = 2 << 20
 )
 
 // minStack is the stack a goroutine starts with. Stack bytes beyond that

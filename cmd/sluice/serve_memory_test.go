@@ -24,8 +24,8 @@ func TestTrimDue(t *testing.T) {
 		{"exited goroutines' stacks", with(func(m *memoryState) { m.stacks = 40 * mib }), 0, true},
 		{"grown stacks still in use", with(func(m *memoryState) { m.stacks = 40 * mib }), 20 * mib, false},
 		{"grown stacks given up since", with(func(m *memoryState) { m.stacks, m.free = 30*mib, 10*mib }), 20 * mib, true},
-		{"a little kept", with(func(m *memoryState) { m.free = 3 * mib }), 0, false},
-		{"a small server", memoryState{objects: 3 * mib, stacks: mib, free: mib, live: mib, goroutines: 10}, 0, false},
+		{"a little kept", with(func(m *memoryState) { m.free = mib }), 0, false},
+		{"a small server", memoryState{objects: 2 * mib, stacks: 32 << 10, free: mib / 2, live: mib, goroutines: 10}, 0, false},
 		{"live grew past the last count", with(func(m *memoryState) { m.objects, m.live = 40*mib, 50*mib }), 0, false},
 	} {
 		if got := trimDue(tc.m, tc.floor); got != tc.want {
