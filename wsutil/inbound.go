@@ -101,8 +101,11 @@ func (c *Conn) readLoop(fresh bool) {
 }
 
 // idleGrace is how long a reading goroutine waits for the peer before it
-// hands the wait to a fresh one.
-const idleGrace = 2 * time.Second
+// hands the wait to a fresh one. Short, so that a burst of connections
+// gives its grown stacks up within a second; a connection that receives a
+// message every second or so pays a goroutine start and a stack growth,
+// a microsecond or two, per message.
+const idleGrace = 500 * time.Millisecond
 
 // Outcomes of waitIdle.
 const (
@@ -166,7 +169,8 @@ func (c *Conn) waitIdle(fresh bool) int {
 // deadline once our close frame is out, and with grace the end of the
 // grace period when that comes first, which it returns (zero when the
 // wait has no grace). It leaves a grace deadline that still has half its
-// time to run, so that a busy connection moves it once a second at most.
+// time to run, so that a busy connection moves it every idleGrace/2 at
+// most.
 func (c *Conn) idleWait(grace bool) (graceEnds time.Time) {
 	c.flushOwed()
 	c.mu.Lock()
