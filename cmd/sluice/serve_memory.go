@@ -21,11 +21,12 @@ import (
 // RSS per idle connection). returnIdleMemory gives it back once the
 // server is quiet.
 const (
-	// trimEvery is how often returnIdleMemory looks.
-	trimEvery = 500 * time.Millisecond
+	// trimEvery is how often returnIdleMemory looks: often enough to
+	// return a burst's memory within a second of its end.
+	trimEvery = 250 * time.Millisecond
 	// trimQuiet: the server is quiet when it allocated less than
 	// 1/trimQuiet of what it holds (heap and stacks) since the last look.
-	trimQuiet = 64
+	trimQuiet = 128
 	// trimWorth: memory is worth returning when the runtime keeps more
 	// than 1/trimWorth of what is in use, and at least trimMin bytes.
 	trimWorth = 32
