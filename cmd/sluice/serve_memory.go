@@ -42,6 +42,7 @@ const minStack = 2 << 10
 // memoryState is what the runtime reports, in bytes.
 type memoryState struct {
 	allocated  uint64 // allocated since the last look
+	sinceTrim  uint64 // allocated since the last return
 	objects    uint64 // heap objects, garbage not yet collected included
 	stacks     uint64 // goroutine stacks, exited goroutines' included
 	free       uint64 // free heap memory the runtime keeps
@@ -57,8 +58,16 @@ type memoryState struct {
 // running. The last collection's live heap is less than what lives now
 // when connections were added since, so the garbage estimate errs towards
 // more, which costs at worst one collection the server had time for.
+//
+// Garbage counts only once the process has allocated half of what is in
+// use since the last return: a server that allocates steadily, if slowly,
+// would otherwise collect every few seconds, where the runtime collects
+// once it has allocated as much as is live.
 func (m memoryState) split(spareFloor uint64) (kept, inUse uint64) {
 	garbage := m.objects - min(m.objects, m.live)
+	if inUse := m.objects - garbage + m.stacks; m.sinceTrim < inUse/2 {
+		garbage = 0
+	}
 	spare := m.spareStacks()
 	spare -= min(spare, spareFloor)
 	return m.free + garbage + spare, m.objects - garbage + m.stacks - spare
@@ -80,6 +89,7 @@ func trimDue(m memoryState, spareFloor uint64) bool {
 type memoryTrim struct {
 	samples []metrics.Sample
 	allocs  uint64 // /gc/heap/allocs:bytes at the last look
+	trimmed uint64 // /gc/heap/allocs:bytes at the last return
 	// spareFloor is the spare stack memory right after the last return,
 	// or less if it has shrunk since: grown stacks of running goroutines.
 	spareFloor uint64
@@ -106,7 +116,8 @@ func (t *memoryTrim) read() (m memoryState, ok bool) {
 		}
 		v[i] = s.Value.Uint64()
 	}
-	m = memoryState{allocated: v[0] - t.allocs, objects: v[1], stacks: v[2], free: v[3], live: v[4], goroutines: v[5]}
+	m = memoryState{allocated: v[0] - t.allocs, sinceTrim: v[0] - t.trimmed,
+		objects: v[1], stacks: v[2], free: v[3], live: v[4], goroutines: v[5]}
 	t.allocs = v[0]
 	return m, true
 }
@@ -125,6 +136,7 @@ func (t *memoryTrim) due() bool {
 func (t *memoryTrim) returned() {
 	if m, ok := t.read(); ok {
 		t.spareFloor = m.spareStacks()
+		t.trimmed = t.allocs
 	}
 }
 

@@ -17,7 +17,13 @@ func TestTrimDue(t *testing.T) {
 		floor uint64
 		want  bool
 	}{
-		{"right after a burst", with(func(m *memoryState) { m.objects, m.free = 40*mib, 12*mib }), 0, true},
+		{"right after a burst", with(func(m *memoryState) { m.objects, m.free, m.sinceTrim = 40*mib, 12*mib, 200*mib }), 0, true},
+		{"garbage of a burst", with(func(m *memoryState) { m.objects, m.sinceTrim = 40*mib, 200*mib }), 0, true},
+		// A server that allocates slowly and steadily: its garbage
+		// waits until it has allocated half the heap since the last
+		// return, or for the runtime's own collection.
+		{"a trickle of garbage", with(func(m *memoryState) { m.objects, m.sinceTrim = 40*mib, 5*mib }), 0, false},
+		{"a trickle, long enough", with(func(m *memoryState) { m.objects, m.sinceTrim = 40*mib, 30*mib }), 0, true},
 		{"still busy", with(func(m *memoryState) { m.objects, m.free, m.allocated = 40*mib, 12*mib, 2*mib }), 0, false},
 		{"already returned", idle, 0, false},
 		{"grown stacks given up", with(func(m *memoryState) { m.free = 8 * mib }), 0, true},
