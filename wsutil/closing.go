@@ -74,7 +74,7 @@ func (c *Conn) failRead(err error, pe *ws.ProtocolError) {
 	c.owe(err, closeFrame{pe.Code, pe.Reason}, false)
 	c.answer()
 	select {
-	case <-c.stop:
+	case <-c.stopSignal():
 		return
 	default:
 	}
@@ -126,11 +126,11 @@ func (c *Conn) answer() {
 	c.waitForApp()
 	c.mu.Lock()
 	c.queueCloseLocked(closeFrame{}) // the owed frame, unless one is queued
-	sent := c.sentSignalLocked()
+	sent, stop := c.sentSignalLocked(), c.stopSignalLocked()
 	c.mu.Unlock()
 	select {
 	case <-sent:
-	case <-c.stop:
+	case <-stop:
 	}
 }
 
@@ -147,13 +147,14 @@ func (c *Conn) waitForApp() {
 	look := time.NewTimer(closeLinger)
 	defer look.Stop()
 	seen := c.queuedCount()
+	stop := c.stopSignal()
 	for {
 		select {
 		case <-c.appDone:
 			return
 		case <-c.sentCh:
 			return
-		case <-c.stop:
+		case <-stop:
 			return
 		case <-limit.C:
 			return
@@ -193,7 +194,7 @@ func (c *Conn) drain(timeout time.Duration) {
 	c.readDL = time.Now().Add(timeout)
 	_ = c.nc.SetReadDeadline(c.readDL)
 	c.mu.Unlock()
-	scratch := c.r.small[:]
+	scratch := c.small[:]
 	for {
 		if _, err := c.nc.Read(scratch); err != nil {
 			break

@@ -302,18 +302,22 @@ type closeFrame struct {
 // Err then tells why. Every goroutine a Conn starts has exited once Done
 // is closed. All methods are safe for concurrent use.
 type Conn struct {
-	nc      net.Conn
-	side    ws.Side
-	cfg     Config // with defaults applied
-	hs      ws.Handshake
-	sendExt SendExtension
+	nc net.Conn
+	// cfg, with defaults applied, is never modified: a Server's Conns
+	// share theirs.
+	cfg *Config
+	// protocol and extensions are what the handshake negotiated.
+	protocol   string
+	extensions []httphead.Option
+	sendExt    SendExtension
 
 	// Owned by the reading goroutine.
-	r        Reader
+	r        *Reader       // nil while idle (see reader)
+	recv     RecvExtension // what r decodes with
+	small    [smallRead]byte
 	inq      inboundQueue
 	msgStart time.Time // when the message being read began, once needed (see began)
 	readDL   time.Time // the read deadline set on nc; guarded by mu
-	graceDL  bool      // readDL is the end of an idle grace; guarded by mu
 	closeDL  time.Time // when the wait for the peer's close ends; guarded by mu
 
 	in      chan Message     // Inbound
@@ -321,31 +325,34 @@ type Conn struct {
 	out     chan Message     // Outbound, made on first use
 	pumpCtl chan pumpRequest // Close and Receive to the Outbound goroutine
 	outOnce sync.Once
+	waiting atomic.Bool // the reader waits for the application or the Budget
 
-	stop    chan struct{} // closed when the socket is closed
-	done    chan struct{} // closed when the socket is closed and every goroutine has exited
+	stop    chan struct{} // guarded by mu; closed when the socket is closed; made on demand (stopSignal)
+	done    chan struct{} // guarded by mu; closed when the socket is closed and every goroutine has exited; made on demand (doneSignal)
 	appDone chan struct{} // closed when the application has said it sent its last reply; nil with OnMessage
 	sentCh  chan struct{} // closed when our close frame is on the wire; made on demand with OnMessage
 
 	mu           sync.Mutex
+	side         ws.Side
+	graceDL      bool                      // guarded by mu; readDL is the end of an idle grace
 	phase        phase                     // guarded by mu
 	recvClose    bool                      // guarded by mu; the peer's close frame has arrived
-	owed         closeFrame                // guarded by mu; what our close frame carries in phaseOwed
 	dropOnSent   bool                      // guarded by mu; close the socket as soon as our close frame is out
 	closeCalled  bool                      // guarded by mu; Close or Drop was called
 	appFinished  bool                      // guarded by mu; appDone is closed
 	inClosed     bool                      // guarded by mu; Inbound is closed
+	owed         closeFrame                // guarded by mu; what our close frame carries in phaseOwed
 	doneClosed   bool                      // guarded by mu; done is closed
 	closeHooked  bool                      // guarded by mu; OnClose was called, or is being
 	closeWritten bool                      // guarded by mu; our close frame is on the wire
 	pumping      bool                      // guarded by mu; the Outbound goroutine runs
 	receiving    bool                      // guarded by mu; the application reads with Receive
 	err          error                     // guarded by mu; why the connection ended
-	running      int                       // guarded by mu; goroutines not yet exited
+	running      int32                     // guarded by mu; goroutines not yet exited
+	inCallback   atomic.Bool               // OnMessage is running
 	q            sendQueue                 // guarded by mu
 	pings        map[uint64]chan time.Time // guarded by mu; Ping waiters
 	pingSeq      uint64                    // guarded by mu
-	inCallback   atomic.Bool               // OnMessage is running
 	cb           callbackHold              // guarded by mu; the message OnMessage is handling
 
 	rdmu sync.Mutex     // serialises Reader
@@ -357,7 +364,6 @@ type Conn struct {
 	epoch     time.Time    // the Conn's monotonic clock starts here
 	lastRead  atomic.Int64 // when bytes last arrived, as a time.Duration since epoch
 	readLimit atomic.Int64 // SetReadLimit; the reader reads it at each message
-	waiting   atomic.Bool  // the reader waits for the application or the Budget
 
 	bytesIn, bytesOut        atomic.Int64
 	msgsIn, msgsOut, dropped atomic.Int64
@@ -366,24 +372,28 @@ type Conn struct {
 // NewConn takes over conn, whose opening handshake hs is complete, and
 // starts reading it. side is the role of this end. Bytes in hs.Buffered
 // are read before the socket, and hs.Response (a server's deferred 101
-// response) is written before anything else. It fails only when cfg.Extension cannot
-// honour what the handshake accepted; conn is then left open.
+// response) is written before anything else, by NewConn itself, which
+// returns once it is written (within WriteTimeout, when set). It fails only
+// when cfg.Extension cannot honour what the handshake accepted; conn is
+// then left open.
 func NewConn(conn net.Conn, side ws.Side, hs ws.Handshake, cfg Config) (*Conn, error) {
-	return newConn(conn, side, hs, cfg, nil)
+	cfg = cfg.withDefaults(side)
+	return newConn(conn, side, hs, &cfg, nil)
 }
 
-// newConn is NewConn, calling register with the Conn before it starts
-// anything: before a byte of it, the 101 response included, is written.
-func newConn(conn net.Conn, side ws.Side, hs ws.Handshake, cfg Config, register func(*Conn)) (*Conn, error) {
+// newConn is NewConn with cfg's defaults applied, calling register with
+// the Conn before it starts anything: before a byte of it, the 101
+// response included, is written. The Conn keeps cfg, which must not
+// change: Conns may share it.
+func newConn(conn net.Conn, side ws.Side, hs ws.Handshake, cfg *Config, register func(*Conn)) (*Conn, error) {
 	c := &Conn{
-		nc:      conn,
-		side:    side,
-		cfg:     cfg.withDefaults(side),
-		hs:      hs,
-		stop:    make(chan struct{}),
-		done:    make(chan struct{}),
-		epoch:   time.Now(),
-		running: 1,
+		nc:         conn,
+		side:       side,
+		cfg:        cfg,
+		protocol:   hs.Protocol,
+		extensions: hs.Extensions,
+		epoch:      time.Now(),
+		running:    1,
 	}
 	var recv RecvExtension
 	if cfg.Extension != nil {
@@ -403,17 +413,25 @@ func newConn(conn net.Conn, side ws.Side, hs ws.Handshake, cfg Config, register 
 		c.cfg.Budget.register(c)
 	}
 	c.readLimit.Store(c.cfg.MaxMessageSize)
-	c.initReader(recv)
-	c.hs.Buffered = nil // the Reader holds them now
+	c.initReader(recv, hs.Buffered)
 	// The 101 response goes first in the queue, so that whatever register
 	// sends (a welcome message, a broadcast) leaves after it.
-	c.q.preamble, c.hs.Response = hs.Response, nil
+	c.q.preamble = hs.Response
 	if register != nil {
 		register(c)
 	}
+	respond := false
 	if len(hs.Response) > 0 {
+		// The calling goroutine writes the 101 response, as the writing
+		// goroutine (below): a goroutine started for a hundred bytes
+		// would add one to every handshake, and the runtime keeps the
+		// descriptor of every goroutine that ever ran at once. When
+		// register sent something, the writer it started has it.
 		c.mu.Lock()
-		c.startWriterLocked()
+		if respond = c.q.writer == writerNone && c.phase != phaseDone; respond {
+			c.q.writer = writerGoroutine
+			c.running++
+		}
 		c.mu.Unlock()
 	}
 	if c.cfg.PingInterval > 0 {
@@ -422,6 +440,9 @@ func newConn(conn net.Conn, side ws.Side, hs ws.Handshake, cfg Config, register 
 		c.mu.Unlock()
 	}
 	go c.readLoop(false)
+	if respond {
+		c.writeLoop()
+	}
 	return c, nil
 }
 
@@ -454,7 +475,51 @@ func (c *Conn) Inbound() <-chan Message {
 
 // Done returns a channel that is closed once the connection has ended and
 // its goroutines have exited.
-func (c *Conn) Done() <-chan struct{} { return c.done }
+func (c *Conn) Done() <-chan struct{} {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.doneSignalLocked()
+}
+
+// doneSignalLocked returns done, making it when needed: most Conns of a
+// server are never asked for it, and an idle connection is cheaper
+// without.
+func (c *Conn) doneSignalLocked() chan struct{} {
+	return signal(&c.done, c.doneClosed)
+}
+
+// stopSignalLocked returns stop, making it when needed: only a goroutine
+// that waits for something else as well needs it, and an idle connection
+// waits for nothing.
+func (c *Conn) stopSignalLocked() chan struct{} {
+	return signal(&c.stop, c.phase == phaseDone)
+}
+
+// signal returns *ch, making it when it is nil: closed if what it signals
+// has happened.
+func signal(ch *chan struct{}, happened bool) chan struct{} {
+	if *ch == nil {
+		*ch = make(chan struct{})
+		if happened {
+			close(*ch)
+		}
+	}
+	return *ch
+}
+
+// stopSignal is stopSignalLocked, taking the lock.
+func (c *Conn) stopSignal() <-chan struct{} {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.stopSignalLocked()
+}
+
+// doneSignal is doneSignalLocked, taking the lock.
+func (c *Conn) doneSignal() chan struct{} {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.doneSignalLocked()
+}
 
 // Err returns why the connection ended, or nil while it is open:
 //   - ws.CloseError with the peer's code and reason after a closing
@@ -522,10 +587,10 @@ func (c *Conn) State() State {
 }
 
 // Protocol returns the negotiated subprotocol, or "".
-func (c *Conn) Protocol() string { return c.hs.Protocol }
+func (c *Conn) Protocol() string { return c.protocol }
 
 // Extensions returns the extensions the handshake accepted.
-func (c *Conn) Extensions() []httphead.Option { return c.hs.Extensions }
+func (c *Conn) Extensions() []httphead.Option { return c.extensions }
 
 // NetConn returns the underlying connection. Reading or writing it
 // directly corrupts the WebSocket stream.
@@ -577,11 +642,12 @@ func (c *Conn) Close(code ws.StatusCode, reason string) error {
 	if !c.finishApp(closeFrame{code, reason}, true, nil, t.C) || c.inCallback.Load() {
 		return nil
 	}
+	done := c.doneSignal()
 	select {
-	case <-c.done:
+	case <-done:
 	case <-t.C:
 		c.shutdown(errors.Join(ErrAbnormalClosure, ErrCloseTimeout))
-		<-c.done
+		<-done
 	}
 	err := c.Err()
 	var ce ws.CloseError
@@ -633,11 +699,12 @@ func (c *Conn) Drop(code ws.StatusCode, reason string) error {
 	// Bounded even on a connection without deadlines.
 	t := time.NewTimer(c.cfg.CloseTimeout)
 	defer t.Stop()
+	done := c.doneSignal()
 	select {
-	case <-c.done:
+	case <-done:
 	case <-t.C:
 		c.shutdown(nil)
-		<-c.done
+		<-done
 	}
 	return nil
 }
@@ -662,7 +729,7 @@ func (c *Conn) failLocked(f closeFrame, drop bool) {
 func (c *Conn) Terminate() error {
 	first := c.shutdown(errors.Join(ErrAbnormalClosure, net.ErrClosed))
 	if !c.inCallback.Load() {
-		<-c.done
+		<-c.doneSignal()
 	}
 	if !first {
 		return errClosed
@@ -682,7 +749,9 @@ func (c *Conn) shutdown(err error) bool {
 	}
 	c.phase = phaseDone
 	_ = c.nc.Close()
-	close(c.stop)
+	if c.stop != nil {
+		close(c.stop)
+	}
 	if c.keepalive != nil {
 		c.keepalive.Stop()
 	}
@@ -743,7 +812,9 @@ func (c *Conn) exit() {
 func (c *Conn) finishLocked() {
 	if c.phase == phaseDone && c.running == 0 && !c.doneClosed {
 		c.doneClosed = true
-		close(c.done)
+		if c.done != nil {
+			close(c.done)
+		}
 	}
 }
 
@@ -778,15 +849,15 @@ func (c *Conn) finishApp(f closeFrame, close bool, cancel <-chan struct{}, timeo
 		if close {
 			c.queueCloseLocked(f)
 		}
-	}
-	c.mu.Unlock()
-	if !pumping {
+		c.mu.Unlock()
 		return true
 	}
+	stop := c.stopSignalLocked()
+	c.mu.Unlock()
 	select {
 	case c.pumpCtl <- pumpRequest{close: close, f: f}:
 		return true
-	case <-c.stop:
+	case <-stop:
 	case <-cancel:
 	case <-timeout:
 	}
@@ -818,13 +889,7 @@ func (c *Conn) limitWritesLocked() {
 // sentSignalLocked returns a channel that is closed once our close frame
 // is on the wire, making it when needed.
 func (c *Conn) sentSignalLocked() <-chan struct{} {
-	if c.sentCh == nil {
-		c.sentCh = make(chan struct{})
-		if c.closeWritten {
-			close(c.sentCh)
-		}
-	}
-	return c.sentCh
+	return signal(&c.sentCh, c.closeWritten)
 }
 
 // errClosed is returned by calls on a closed connection.

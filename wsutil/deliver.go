@@ -111,6 +111,7 @@ func (c *Conn) deliverInbound(m Message, held int64) bool {
 			c.mu.Unlock()
 			return true
 		}
+		stop := c.stopSignalLocked()
 		c.mu.Unlock()
 		if closing {
 			c.drop(m, held)
@@ -126,7 +127,7 @@ func (c *Conn) deliverInbound(m Message, held int64) bool {
 		case <-c.taken:
 		case <-check.C:
 		case <-c.sentCh:
-		case <-c.stop:
+		case <-stop:
 			c.waiting.Store(false)
 			c.drop(m, held)
 			return false
@@ -169,11 +170,12 @@ func (c *Conn) deliverPending() {
 			return
 		}
 		p := c.inq.pending[0]
+		stopped := c.stopSignalLocked()
 		c.mu.Unlock()
 		var sent, stop <-chan struct{}
 		var stall <-chan time.Time
 		if linger == nil {
-			sent, stop = c.sentCh, c.stop
+			sent, stop = c.sentCh, stopped
 		} else {
 			stall = linger.C
 		}

@@ -29,6 +29,7 @@ func (c *Conn) keepaliveTick() {
 	now := c.since()
 	last := time.Duration(c.lastRead.Load())
 	next := c.cfg.PingInterval
+	write := false
 	switch {
 	case c.waiting.Load():
 		// The reader waits for the application or the Budget: the
@@ -51,11 +52,25 @@ func (c *Conn) keepaliveTick() {
 		// The clock starts before the ping leaves: a fast pong must not
 		// look older than its ping.
 		c.ka.awaiting, c.ka.pingSent = true, now
+		if c.q.writer == writerNone && !c.inCallback.Load() {
+			// Nobody writes: this goroutine, which the timer
+			// started anyway, writes the ping (below) instead of
+			// starting another for it. A keepalive round would
+			// otherwise run two goroutines per connection, and the
+			// runtime keeps the descriptor of every goroutine that
+			// ever ran at once.
+			write = true
+			c.q.writer = writerGoroutine
+			c.running++
+		}
 		c.enqueueControlLocked(ws.OpPing, nil)
 		next = c.cfg.PongTimeout
 	}
 	c.keepalive.Reset(next)
 	c.mu.Unlock()
+	if write {
+		c.writeLoop()
+	}
 }
 
 // Ping sends a ping and waits for its pong, returning the round-trip time.

@@ -206,14 +206,14 @@ func (c *Conn) send(ctx context.Context, m Message, policy Overflow) error {
 		if c.q.stream != nil {
 			// A streamed message holds the send order: its frames must
 			// not interleave with another message's (RFC 6455 §5.4).
-			wait := c.roomLocked()
+			wait, stop := c.roomLocked(), c.stopSignalLocked()
 			c.mu.Unlock()
 			select {
 			case <-wait:
 				continue
 			case <-ctx.Done():
 				return ctx.Err()
-			case <-c.stop:
+			case <-stop:
 				return errClosed
 			}
 		}
@@ -244,9 +244,9 @@ func (c *Conn) send(ctx context.Context, m Message, policy Overflow) error {
 			// bytes, then queue whatever the queue holds meanwhile.
 			// Called from OnMessage, the message being handled holds
 			// bytes while this waits (see Budget.acquire).
-			held := c.cb.held
+			held, stop := c.cb.held, c.stopSignalLocked()
 			c.mu.Unlock()
-			if err := c.cfg.Budget.acquire(size, held, c.stop, ctx.Done(), nil); err != nil {
+			if err := c.cfg.Budget.acquire(size, held, stop, ctx.Done(), nil); err != nil {
 				switch err {
 				case errBudgetCanceled:
 					return ctx.Err()
@@ -273,13 +273,13 @@ func (c *Conn) send(ctx context.Context, m Message, policy Overflow) error {
 			c.mu.Unlock()
 			return nil
 		}
-		wait := c.roomLocked()
+		wait, stop := c.roomLocked(), c.stopSignalLocked()
 		c.mu.Unlock()
 		select {
 		case <-wait:
 		case <-ctx.Done():
 			return ctx.Err()
-		case <-c.stop:
+		case <-stop:
 			return errClosed
 		}
 	}
@@ -411,6 +411,7 @@ type pumpRequest struct {
 func (c *Conn) pump() {
 	defer c.exit()
 	ctx := context.Background()
+	stop := c.stopSignal()
 	for {
 		select {
 		case req := <-c.pumpCtl:
@@ -434,7 +435,7 @@ func (c *Conn) pump() {
 				c.dropped.Add(1)
 				notify(m.Done, err)
 			}
-		case <-c.stop:
+		case <-stop:
 			return
 		}
 	}

@@ -1,8 +1,10 @@
 package wsutil
 
 import (
+	"errors"
 	"io"
 	"slices"
+	"sync"
 
 	"github.com/sluice-ws/sluice/internal/bufpool"
 	"github.com/sluice-ws/sluice/ws"
@@ -86,7 +88,9 @@ type Reader struct {
 	rawErr    error     // last error readRaw gave the decoder
 	err       error     // sticky error
 
-	ctl [ws.MaxControlPayload]byte
+	// sink is the byte a Conn reads past a full message into, to learn
+	// whether more follows.
+	sink [1]byte
 
 	// A lean Reader (a Conn's) holds no buffer while idle: between
 	// messages, with nothing buffered, it waits for bytes with small, and
@@ -94,9 +98,19 @@ type Reader struct {
 	lean  int
 	big   *bufpool.Buf
 	small [smallRead]byte
-	// wait, if set, is called before every blocking read of the source,
-	// with whether a message is in progress (a Conn arms deadlines there).
-	wait func(mid bool)
+	// owner, if set, is the Conn the Reader reads for: it is told before
+	// every blocking read of the source, and handles control frames
+	// instead of OnControl.
+	owner readOwner
+}
+
+// readOwner is what a Reader needs of the Conn it reads for.
+type readOwner interface {
+	// readWait is called before every blocking read of the source, with
+	// whether a message is in progress (the Conn arms deadlines there).
+	readWait(mid bool)
+	// onControl handles a control frame, as OnControl does.
+	onControl(h ws.Header, payload []byte) error
 }
 
 // smallRead is what a lean Reader reads into while idle: a frame header,
@@ -150,7 +164,7 @@ func (r *Reader) Reset(src io.Reader, side ws.Side) {
 		src:            src,
 		buf:            r.buf,
 		lean:           r.lean,
-		wait:           r.wait,
+		owner:          r.owner,
 	}
 	r.src2.r = r
 	if r.lean > 0 {
@@ -252,8 +266,8 @@ func (r *Reader) fill() error {
 		r.w = copy(r.buf, r.buf[r.r:r.w])
 		r.r = 0
 	}
-	if r.wait != nil {
-		r.wait(mid)
+	if r.owner != nil {
+		r.owner.readWait(mid)
 	}
 	for range 100 {
 		n, err := r.src.Read(r.buf[r.w:])
@@ -318,8 +332,8 @@ func (r *Reader) readPayload(p []byte) (int, error) {
 		r.r += n
 	default:
 		// Large read or no buffer: straight into p.
-		if r.wait != nil {
-			r.wait(r.active || r.inMessage)
+		if r.owner != nil {
+			r.owner.readWait(r.active || r.inMessage)
 		}
 		var err error
 		for n == 0 && err == nil {
@@ -365,6 +379,12 @@ func (r *Reader) nextDataFrame() (ws.Header, error) {
 			if err := r.control(h); err != nil {
 				return h, err
 			}
+			if r.lean > 0 && !r.inMessage && r.r == r.w && r.rerr == nil {
+				// A control frame between messages, with nothing
+				// after it yet: a lean Reader's owner waits for
+				// the peer its own way (see errIdle).
+				return h, errIdle
+			}
 			continue
 		}
 		switch {
@@ -393,6 +413,17 @@ func (r *Reader) nextDataFrame() (ws.Header, error) {
 	}
 }
 
+// errIdle is what NextMessage and NextFrame of a lean Reader (a Conn's)
+// return, not sticky, when a control frame between messages has left
+// nothing else buffered: the Conn then waits for the peer in its idle
+// wait, which holds no read buffer and hands the wait to a goroutine with
+// a minimal stack, instead of blocking deep in the Reader. Keepalive's
+// pongs arrive that way on every idle connection.
+var errIdle = errors.New("wsutil: idle between messages")
+
+// ctlBufs holds the buffers control frame payloads are read into.
+var ctlBufs = sync.Pool{New: func() any { return new([ws.MaxControlPayload]byte) }}
+
 // encoded reports whether the message that h belongs to is decoded by the
 // extension.
 func (r *Reader) encoded(h ws.Header) bool {
@@ -404,7 +435,11 @@ func (r *Reader) encoded(h ws.Header) bool {
 
 // control reads the payload of control frame h and acts on it.
 func (r *Reader) control(h ws.Header) error {
-	p := r.ctl[:h.Length]
+	// The payload lands in a pooled buffer, not in the Reader: a Reader
+	// that lives as long as an idle connection need not carry one.
+	ctl := ctlBufs.Get().(*[ws.MaxControlPayload]byte)
+	defer ctlBufs.Put(ctl)
+	p := ctl[:h.Length]
 	saved := r.frame
 	savedLeft, savedOff := r.left, r.off
 	r.frame, r.left, r.off = h, h.Length, 0
@@ -414,7 +449,12 @@ func (r *Reader) control(h ws.Header) error {
 		}
 	}
 	r.frame, r.left, r.off = saved, savedLeft, savedOff
-	if r.OnControl != nil {
+	switch {
+	case r.owner != nil:
+		if err := r.owner.onControl(h, p); err != nil {
+			return err
+		}
+	case r.OnControl != nil:
 		if err := r.OnControl(h, p); err != nil {
 			return err
 		}
@@ -438,6 +478,9 @@ func (r *Reader) NextMessage() (ws.OpCode, error) {
 	}
 	r.frameMode = false
 	h, err := r.nextDataFrame()
+	if err == errIdle {
+		return 0, err
+	}
 	if err != nil {
 		return 0, r.fail(err)
 	}
@@ -465,6 +508,9 @@ func (r *Reader) NextFrame() (ws.Header, error) {
 	}
 	r.frameMode = true
 	h, err := r.nextDataFrame()
+	if err == errIdle {
+		return ws.Header{}, err
+	}
 	if err != nil {
 		return h, r.fail(err)
 	}
@@ -490,16 +536,17 @@ func (r *Reader) skip(message bool) error {
 	if r.err != nil {
 		return r.err
 	}
-	// The control frame scratch space doubles as a sink: control frames
-	// met on the way are handled before payload lands in it.
-	scratch := r.ctl[:]
+	// A control frame buffer doubles as a sink: control frames met on
+	// the way use buffers of their own.
+	scratch := ctlBufs.Get().(*[ws.MaxControlPayload]byte)
+	defer ctlBufs.Put(scratch)
 	for r.active || (message && r.inMessage) {
 		if !r.active {
 			// Frame mode stopped between fragments: read on to the
 			// end of the message.
 			r.active, r.frameMode = true, false
 		}
-		_, err := r.Read(scratch)
+		_, err := r.Read(scratch[:])
 		if err != nil && err != io.EOF {
 			return err
 		}

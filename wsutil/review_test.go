@@ -542,9 +542,10 @@ func TestReviewLyingHeaderAllocation(t *testing.T) {
 // on the calling goroutine, so that a panic can be caught.
 func connReader(src io.Reader, cfg Config, ext RecvExtension) func() (Message, error) {
 	cfg.MessageTimeout = -1 // no socket to set deadlines on
-	c := &Conn{side: ws.ServerSide, cfg: cfg.withDefaults(ws.ServerSide)}
-	c.initReader(ext)
-	c.r.Reset(src, ws.ServerSide)
+	cfg = cfg.withDefaults(ws.ServerSide)
+	c := &Conn{side: ws.ServerSide, cfg: &cfg}
+	c.initReader(ext, nil)
+	c.reader().Reset(src, ws.ServerSide)
 	return func() (Message, error) {
 		m, _, err := c.readMessage()
 		return m, err

@@ -73,6 +73,9 @@ type Server struct {
 	refuse  bool          // guarded by mu; Unmount or Shutdown
 	stopped chan struct{} // guarded by mu; closed when Shutdown has finished
 	hooked  sync.Map      // *http.Server whose Shutdown is wired to ours
+
+	cfgOnce sync.Once
+	cfg     *Config // the Conns' configuration, shared by them all
 }
 
 // Request is what Server.CheckRequest and Server.Handle see of a request.
@@ -116,16 +119,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.failed(r, err) // the client has its answer
 		return
 	}
-	cfg := s.AcceptOptions.config()
-	onClose := cfg.OnClose
-	cfg.OnClose = func(c *Conn) {
-		s.remove(c)
-		if onClose != nil {
-			onClose(c)
-		}
-	}
 	var registered bool
-	c, err := newConn(nc, ws.ServerSide, hs, cfg, func(c *Conn) {
+	c, err := newConn(nc, ws.ServerSide, hs, s.connConfig(), func(c *Conn) {
 		if registered = s.add(c, req.Data); registered && s.OnAccept != nil {
 			s.OnAccept(c, req)
 		}
@@ -144,6 +139,25 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if s.Handle != nil {
 		go s.Handle(c, req)
 	}
+}
+
+// connConfig returns the configuration of the Conns, made at the first
+// connection: the server defaults of AcceptOptions, Config's own defaults,
+// and an OnClose that forgets the connection. Every Conn shares it, which
+// keeps it out of what each idle connection costs.
+func (s *Server) connConfig() *Config {
+	s.cfgOnce.Do(func() {
+		cfg := s.AcceptOptions.config().withDefaults(ws.ServerSide)
+		onClose := cfg.OnClose
+		cfg.OnClose = func(c *Conn) {
+			s.remove(c)
+			if onClose != nil {
+				onClose(c)
+			}
+		}
+		s.cfg = &cfg
+	})
+	return s.cfg
 }
 
 // admit runs the checks that come before the handshake: the Server

@@ -109,14 +109,14 @@ func (c *Conn) Writer(ctx context.Context, op ws.OpCode) (io.WriteCloser, error)
 			c.mu.Unlock()
 			break
 		}
-		wait := c.roomLocked()
+		wait, stop := c.roomLocked(), c.stopSignalLocked()
 		c.mu.Unlock()
 		select {
 		case <-wait:
 		case <-ctx.Done():
 			w.release()
 			return nil, ctx.Err()
-		case <-c.stop:
+		case <-stop:
 			w.release()
 			return nil, errClosed
 		}
@@ -234,8 +234,9 @@ func (w *messageWriter) grab() error {
 	if b := c.cfg.Budget; !b.tryAcquire(n) {
 		c.mu.Lock()
 		c.handoverLocked() // the queue must drain for bytes to come back
+		stop := c.stopSignalLocked()
 		c.mu.Unlock()
-		switch b.acquire(n, 0, c.stop, w.ctx.Done(), nil) {
+		switch b.acquire(n, 0, stop, w.ctx.Done(), nil) {
 		case nil:
 		case errBudgetCanceled:
 			w.fail(w.ctx.Err())
@@ -294,7 +295,7 @@ func (w *messageWriter) emit(fin bool) error {
 			c.mu.Unlock()
 			return nil
 		}
-		wait := c.roomLocked()
+		wait, stop := c.roomLocked(), c.stopSignalLocked()
 		c.mu.Unlock()
 		select {
 		case <-wait:
@@ -302,7 +303,7 @@ func (w *messageWriter) emit(fin bool) error {
 			c.release(m.buf, m.acct)
 			w.fail(w.ctx.Err())
 			return w.err
-		case <-c.stop:
+		case <-stop:
 			c.release(m.buf, m.acct)
 			w.fail(errClosed)
 			return w.err

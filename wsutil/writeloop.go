@@ -299,9 +299,18 @@ func (w *frameWriter) flush() error {
 	w.cut()
 	if len(w.vecs) > 0 && w.err == nil {
 		w.c.armWriteDeadline()
-		w.out = w.vecs
 		var n int64
-		n, w.err = w.out.WriteTo(w.c.nc)
+		if len(w.vecs) == 1 {
+			// One buffer: a plain write. A vectored one would make
+			// the socket keep an iovec array for the rest of its life,
+			// a cost every idle connection would carry.
+			var k int
+			k, w.err = w.c.nc.Write(w.vecs[0])
+			n = int64(k)
+		} else {
+			w.out = w.vecs
+			n, w.err = w.out.WriteTo(w.c.nc)
+		}
 		w.c.bytesOut.Add(n)
 	}
 	clear(w.vecs)

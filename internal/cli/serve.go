@@ -160,6 +160,8 @@ func runServe(ctx context.Context, args []string, _ io.Reader, _, stderr io.Writ
 		}
 		log.Info("chat room on NATS", "url", cfg.nats)
 	}
+	stop := startReturningIdleMemory(ctx, log)
+	defer stop()
 	return newServer(cfg, log, rooms).serve(ctx, ln)
 }
 
