@@ -60,6 +60,13 @@ var (
 	// bytes.
 	ErrOpCode = errors.New("wsutil: opcode or payload not allowed here")
 
+	// ErrPollUnsupported reports PollServer.Serve on a system without
+	// epoll: the event-loop mode needs Linux.
+	ErrPollUnsupported = errors.New("wsutil: the event-loop mode (PollServer) needs Linux")
+	// ErrServerClosed is returned by PollServer.Serve after Shutdown or
+	// Close.
+	ErrServerClosed = errors.New("wsutil: server closed")
+
 	// The ways a wait for Budget bytes ends without them.
 	errBudgetTooBig   = errors.New("wsutil: more than the whole budget")
 	errBudgetStopped  = errors.New("wsutil: connection ended while waiting for the budget")

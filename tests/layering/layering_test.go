@@ -33,13 +33,15 @@ func TestLayering(t *testing.T) {
 		allowed []string // import path prefixes outside the standard library
 	}{
 		{module + "/ws", []string{"github.com/gobwas/httphead", "golang.org/x/sys/cpu"}},
-		{module + "/wsutil", []string{module + "/ws", module + "/internal/bufpool", "github.com/gobwas/httphead", "golang.org/x/sys/cpu"}},
+		// x/sys/unix: epoll for the event-loop mode (PollServer).
+		{module + "/wsutil", []string{module + "/ws", module + "/internal/bufpool", "github.com/gobwas/httphead", "golang.org/x/sys/cpu",
+			"golang.org/x/sys/unix"}},
 		{module + "/wsflate", []string{module + "/ws", "github.com/gobwas/httphead", "golang.org/x/sys/cpu",
 			"github.com/klauspost/compress"}},
 		{module + "/internal/wstest", nil},
 		{module + "/internal/bufpool", nil},
 		{module + "/cmd/sluice", []string{module + "/ws", module + "/wsutil", module + "/wsflate", module + "/internal/bufpool",
-			"github.com/gobwas/httphead", "golang.org/x/sys/cpu", "github.com/klauspost/compress"}},
+			"github.com/gobwas/httphead", "golang.org/x/sys/cpu", "golang.org/x/sys/unix", "github.com/klauspost/compress"}},
 	}
 	for _, tc := range cases {
 		t.Run(strings.TrimPrefix(tc.pkg, module+"/"), func(t *testing.T) {

@@ -1,0 +1,78 @@
+package wsutil
+
+import "time"
+
+// What the event-loop mode needs of a Budget: a loop cannot wait on a
+// channel, so a connection that needs bytes joins the waiters like any
+// reader (first come, first served, and the deadlock breaking of
+// grantLocked) and its loop looks at its turn now and then (pollBudget).
+
+// startWait joins the waiters for n bytes, while the caller holds held.
+// The bytes are the caller's once w.ready is closed and w.refused is not
+// set.
+func (b *Budget) startWait(n, held int64) *budgetWaiter {
+	b.sweep()
+	w := &budgetWaiter{n: n, held: held, ready: make(chan struct{})}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.waiters = append(b.waiters, w)
+	b.waitHeld += held
+	b.grantLocked() // bytes may have been freed since tryAcquire
+	return w
+}
+
+// cancelWait leaves the waiters, giving back the bytes when they were
+// granted meanwhile.
+func (b *Budget) cancelWait(w *budgetWaiter) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for i, x := range b.waiters {
+		if x == w {
+			b.waiters = append(b.waiters[:i], b.waiters[i+1:]...)
+			b.waitHeld -= w.held
+			b.grantLocked() // the next in line may fit now
+			return
+		}
+	}
+	if !w.refused {
+		b.used -= w.n
+		b.grantLocked()
+	}
+}
+
+// force takes n bytes whatever is left: for what a connection has taken
+// in already (a message admitted beyond the limits under OverflowBlock,
+// input read before it had to stop).
+func (b *Budget) force(n int64) {
+	if b == nil || n <= 0 {
+		return
+	}
+	b.mu.Lock()
+	b.used += n
+	b.mu.Unlock()
+}
+
+// pollBudget looks whether the Budget has granted the bytes the
+// connection waits for (loop): then it reads on; refused, it fails with
+// 1013; otherwise it looks again later, at growing intervals, as
+// Budget.acquire does.
+func (c *PollConn) pollBudget(now time.Duration) {
+	w := c.waiter
+	if w == nil {
+		return
+	}
+	select {
+	case <-w.ready:
+		c.waiter = nil
+		if w.refused {
+			c.fail(ErrBudgetExhausted)
+			return
+		}
+		c.granted = w.n
+		c.resume(pauseBudget)
+	default:
+		c.ep.cfg.Budget.sweep()
+		c.timer.budgetDelay = min(2*c.timer.budgetDelay, maxTakenCheck)
+		c.timer.budgetAt = now + c.timer.budgetDelay
+	}
+}

@@ -1,0 +1,475 @@
+package wsutil
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+
+	"github.com/gobwas/httphead"
+	"github.com/sluice-ws/sluice/internal/bufpool"
+	"github.com/sluice-ws/sluice/ws"
+)
+
+// PollConn is a WebSocket connection run by a PollServer's event loop.
+// Messages arrive through PollHandler.OnMessage and leave through Send;
+// control frames, keepalive, the closing handshake, the limits and the
+// byte budgets are handled as for a Conn (see Config), with these
+// differences, which come from running without a goroutine:
+//
+//   - Send never waits: a loop must not wait for a slow peer, and a
+//     handler runs on a loop. Under OverflowBlock a message that does not
+//     fit in the send queue (or in the Budget) is queued all the same, and
+//     the connection stops reading until its queue has drained below half
+//     of OutboundBytes; TCP then holds the peer back. A further message
+//     while one is already beyond the limit is dropped (ErrDropped). A
+//     handler that sends to other connections should use OverflowDrop,
+//     OverflowClose or OverflowTryAgain.
+//   - Close, Drop and Terminate return at once; OnClose and Done tell when
+//     the connection has ended.
+//   - When the peer closes, the answer leaves right after the replies
+//     queued so far: every OnMessage call has returned by then.
+//   - Everything queued goes out in order, pongs and pings included.
+//
+// All methods are safe for concurrent use, from the loop's callbacks or
+// from any other goroutine.
+type PollConn struct {
+	fd    int
+	loop  *pollLoop
+	ep    *pollEndpoint // nil until the request is routed
+	raddr netip.AddrPort
+
+	protocol   string
+	extensions []httphead.Option
+
+	// Owned by the loop.
+	rs      readState
+	ps      ws.Parser
+	recv    RecvExtension
+	fh      ws.Header // header of the frame being parsed
+	fleft   int64     // payload bytes of that frame still to come
+	msg     pollMessage
+	ctl     *[ws.MaxControlPayload]byte // a control frame arriving in pieces
+	ctlN    int
+	hsBuf   *bufpool.Buf // a request head arriving in pieces
+	pend    *bufpool.Buf // input read but not handled yet, while paused
+	pendOff int          // pend.B[pendOff:] is left
+	carry   int          // the first carry bytes left are payload the parser has passed
+	paused  pauseReason
+	readble bool // the socket may hold input: no short read since the last edge
+	wsegs   []pollSeg
+	woff    int  // bytes of wsegs[0] already written
+	blocked bool // the socket's send buffer is full: wait for EPOLLOUT
+	waiter  *budgetWaiter
+	granted int64 // Budget bytes a wait brought, not yet used
+	timer   pollTimer
+	opened  bool // the handshake succeeded: OnClose is owed
+
+	mu          sync.Mutex
+	q           pollQueue     // guarded by mu
+	send        SendExtension // guarded by mu
+	phase       phase         // guarded by mu
+	err         error         // guarded by mu; why the connection ended
+	recvClose   bool          // guarded by mu; the peer's close frame has arrived
+	failing     bool          // guarded by mu; our close frame fails the connection
+	dropOnSent  bool          // guarded by mu; close the socket once our close frame is out
+	closeCalled bool          // guarded by mu; Close or Drop was called
+	kill        error         // guarded by mu; Terminate: the loop closes the socket
+	done        chan struct{} // guarded by mu; made on demand
+	ended       bool          // guarded by mu; the socket is closed
+	pressure    atomic.Bool   // the send queue is over its limit: the loop stops reading
+
+	bytesIn, bytesOut        atomic.Int64
+	msgsIn, msgsOut, dropped atomic.Int64
+}
+
+// readState is what the loop does with input.
+type readState uint8
+
+const (
+	rsHandshake readState = iota // the request head
+	rsFrames                     // frames
+	rsDrain                      // discard until the peer closes: we failed the connection
+	rsStopped                    // nothing: the peer has closed, or the socket is closed
+)
+
+// pauseReason is why the loop reads nothing from a connection.
+type pauseReason uint8
+
+const (
+	pauseOutput pauseReason = 1 << iota // the send queue is over its limit
+	pauseBudget                         // waiting for Budget bytes
+)
+
+// Protocol returns the negotiated subprotocol, or "".
+func (c *PollConn) Protocol() string { return c.protocol }
+
+// Extensions returns the extensions the handshake accepted.
+func (c *PollConn) Extensions() []httphead.Option { return c.extensions }
+
+// RemoteAddr returns the peer's address: a *net.TCPAddr on TCP, nil on
+// other sockets.
+func (c *PollConn) RemoteAddr() net.Addr {
+	if !c.raddr.IsValid() {
+		return nil
+	}
+	return net.TCPAddrFromAddrPort(c.raddr)
+}
+
+// Err returns why the connection ended, or nil while it is open, as
+// Conn.Err does: a ws.CloseError after a closing handshake, an error
+// matching ErrAbnormalClosure without one, the *ws.ProtocolError the peer
+// caused, or ErrQueueFull.
+func (c *PollConn) Err() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.err
+}
+
+// setErrLocked records the first reason the connection ends.
+func (c *PollConn) setErrLocked(err error) {
+	if c.err == nil {
+		c.err = err
+	}
+}
+
+// State returns the connection's state.
+func (c *PollConn) State() State {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	switch {
+	case c.ended:
+		return StateClosed
+	case c.phase == phaseOpen:
+		return StateOpen
+	}
+	return StateClosing
+}
+
+// Done returns a channel that is closed once the connection has ended and
+// its socket is closed.
+func (c *PollConn) Done() <-chan struct{} {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.done == nil {
+		c.done = make(chan struct{})
+		if c.ended {
+			close(c.done)
+		}
+	}
+	return c.done
+}
+
+// Buffered returns how many payload bytes wait in the send queue.
+func (c *PollConn) Buffered() int64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.q.payload
+}
+
+// Stats returns the connection's counters.
+func (c *PollConn) Stats() Stats {
+	return Stats{
+		BytesIn:     c.bytesIn.Load(),
+		BytesOut:    c.bytesOut.Load(),
+		MessagesIn:  c.msgsIn.Load(),
+		MessagesOut: c.msgsOut.Load(),
+		Dropped:     c.dropped.Load(),
+	}
+}
+
+// Send queues m for sending; m.OpCode must be ws.OpText or ws.OpBinary. It
+// never waits (see PollConn): when the send queue is full or the Budget
+// is spent it follows Config.Overflow, OverflowBlock queueing one message
+// beyond the limit and stopping the connection's reading until the queue
+// drains. It returns ctx.Err() when ctx is done already, an error
+// matching net.ErrClosed once the connection is closing or closed,
+// ErrDropped, or ErrQueueFull. A nil error means queued: set m.Done to
+// learn when it has been written. A payload received in OnMessage may be
+// sent as it is; any other payload must not change until written.
+func (c *PollConn) Send(ctx context.Context, m Message) error {
+	if m.OpCode != ws.OpText && m.OpCode != ws.OpBinary {
+		return ErrOpCode
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.phase != phaseOpen {
+		return errClosed
+	}
+	cfg := &c.ep.cfg
+	need := c.q.costLocked(c, m)
+	room := c.q.bytes == 0 || c.q.bytes+need <= cfg.OutboundBytes
+	if !room || !cfg.Budget.tryAcquire(need) {
+		switch {
+		case cfg.Overflow == OverflowDrop, cfg.Overflow == OverflowBlock && (c.q.forced || c.q.bytes > cfg.OutboundBytes):
+			c.dropped.Add(1)
+			return ErrDropped
+		case cfg.Overflow != OverflowBlock:
+			code := ws.StatusPolicyViolation
+			if cfg.Overflow == OverflowTryAgain {
+				code = ws.StatusTryAgainLater
+			}
+			c.setErrLocked(ErrQueueFull)
+			c.failAheadLocked(closeFrame{code, "send queue full"}, false)
+			return ErrQueueFull
+		}
+		// OverflowBlock: queue it beyond the limit and stop reading.
+		c.q.forced = room // the Budget, not the queue, refused it
+		cfg.Budget.force(need)
+		c.pressure.Store(true)
+	}
+	c.q.credit = need
+	err := c.encodeLocked(m)
+	c.settleCreditLocked()
+	if err != nil {
+		c.setErrLocked(errors.Join(ErrAbnormalClosure, err))
+		c.kill = err
+	} else if c.q.bytes > cfg.OutboundBytes {
+		c.pressure.Store(true)
+	}
+	c.scheduleLocked()
+	return err
+}
+
+// WriteControl queues a ping or pong with the given payload (at most 125
+// bytes) behind what is queued, as Conn.WriteControl does. It never
+// waits, so ctx is only checked.
+func (c *PollConn) WriteControl(ctx context.Context, op ws.OpCode, payload []byte) error {
+	if (op != ws.OpPing && op != ws.OpPong) || len(payload) > ws.MaxControlPayload {
+		return ErrOpCode
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.phase != phaseOpen {
+		return errClosed
+	}
+	c.controlLocked(op, payload)
+	return nil
+}
+
+// Close starts the closing handshake: after the messages already queued
+// it sends a close frame with code and reason (code 0 sends none), waits
+// up to Config.CloseTimeout for the peer's close, then closes the socket.
+// It returns at once: OnClose and Done tell when the connection has
+// ended, and Err how. The first call does the work; later calls, and
+// calls once the connection is closing, return an error matching
+// net.ErrClosed.
+func (c *PollConn) Close(code ws.StatusCode, reason string) error {
+	if err := sendableCode(code); err != nil {
+		return err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closeCalled || c.phase != phaseOpen {
+		return errClosed
+	}
+	c.closeCalled = true
+	c.queueCloseLocked(closeFrame{code, reason})
+	return nil
+}
+
+// Drop sends a close frame with code and reason ahead of what is queued
+// and has not begun to go out, then closes the socket without waiting
+// for the peer's answer, as Conn.Drop does. It returns at once. Err then
+// matches ErrAbnormalClosure and net.ErrClosed.
+func (c *PollConn) Drop(code ws.StatusCode, reason string) error {
+	if err := sendableCode(code); err != nil {
+		return err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closeCalled || c.phase >= phaseSent {
+		return errClosed
+	}
+	c.closeCalled = true
+	c.setErrLocked(errors.Join(ErrAbnormalClosure, net.ErrClosed))
+	c.failAheadLocked(closeFrame{code, reason}, true)
+	return nil
+}
+
+// Terminate closes the socket without a closing handshake; the loop does
+// it within moments. Err then matches ErrAbnormalClosure and
+// net.ErrClosed. Later calls return an error matching net.ErrClosed.
+func (c *PollConn) Terminate() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.kill != nil || c.ended {
+		return errClosed
+	}
+	c.kill = errors.Join(ErrAbnormalClosure, net.ErrClosed)
+	c.setErrLocked(c.kill)
+	c.scheduleLocked()
+	return nil
+}
+
+// sendableCode reports a close code that may not be sent (0: no body).
+func sendableCode(code ws.StatusCode) error {
+	if code != 0 && !code.ValidOnWire() {
+		return fmt.Errorf("wsutil: close code %d may not be sent", code)
+	}
+	return nil
+}
+
+// queueCloseLocked queues our close frame f behind what is queued, unless
+// one is queued or sent already.
+func (c *PollConn) queueCloseLocked(f closeFrame) {
+	if c.phase >= phaseQueued {
+		return
+	}
+	c.phase = phaseQueued
+	c.q.closeLocked(f)
+	c.scheduleLocked()
+}
+
+// failAheadLocked sends the close frame f ahead of every message not yet
+// begun (a close frame queued before included), which will not be sent,
+// and with drop closes the socket right after it.
+func (c *PollConn) failAheadLocked(f closeFrame, drop bool) {
+	if c.phase >= phaseSent {
+		return
+	}
+	c.dropOnSent = c.dropOnSent || drop
+	c.q.discardLocked(c)
+	c.phase = phaseQueued
+	c.q.closeLocked(f)
+	c.scheduleLocked()
+}
+
+// scheduleLocked asks the loop to write what is queued and to act on
+// requests (Terminate), once.
+func (c *PollConn) scheduleLocked() {
+	if c.q.sched || c.ended {
+		return
+	}
+	c.q.sched = true
+	c.loop.schedule(c)
+}
+
+// peerClosed handles the peer's close frame (loop): the answer echoes its
+// code and reason (RFC 6455 §5.5.1), an empty close an empty close, right
+// after the replies queued so far. A server closes TCP once it is out
+// (§7.1.1); when our close went first, the handshake is complete.
+func (c *PollConn) peerClosed(code ws.StatusCode, reason string) {
+	c.rs = rsStopped
+	c.msg.release(c)
+	c.mu.Lock()
+	c.setErrLocked(ws.CloseError{Code: code, Reason: reason})
+	c.recvClose = true
+	echo := closeFrame{code, reason}
+	if code == ws.StatusNoStatusRcvd {
+		echo = closeFrame{}
+	}
+	c.queueCloseLocked(echo)
+	sent := c.phase >= phaseSent
+	c.mu.Unlock()
+	if sent {
+		c.finish(nil)
+	}
+}
+
+// fail fails the connection after a violation (loop): err carries the close
+// code. Our close frame follows the replies queued so far; then we end our
+// half of TCP and discard what the peer still sends until it closes too
+// (see closeWritten).
+func (c *PollConn) fail(err error) {
+	var pe *ws.ProtocolError
+	if !errors.As(err, &pe) {
+		c.finish(errors.Join(ErrAbnormalClosure, err))
+		return
+	}
+	c.rs = rsDrain
+	c.msg.release(c)
+	c.paused = 0 // draining reads whatever happens
+	if c.waiter != nil {
+		c.ep.cfg.Budget.cancelWait(c.waiter)
+		c.waiter = nil
+	}
+	c.mu.Lock()
+	c.setErrLocked(err)
+	c.failing = true
+	sent := c.phase >= phaseSent
+	c.queueCloseLocked(closeFrame{pe.Code, pe.Reason})
+	c.mu.Unlock()
+	if sent {
+		c.drain()
+	}
+}
+
+// closeWritten runs once our close frame is on the wire (loop).
+func (c *PollConn) closeWritten() {
+	c.mu.Lock()
+	c.phase = phaseSent
+	done := c.recvClose || c.dropOnSent
+	failing := c.failing
+	c.mu.Unlock()
+	switch {
+	case done:
+		c.finish(nil)
+	case failing:
+		c.drain()
+	default:
+		// Wait for the peer's answer, CloseTimeout at most.
+		c.timer.closeAt = c.loop.now + c.ep.cfg.CloseTimeout
+		c.rearm()
+	}
+}
+
+// drain ends our half of TCP, so that the peer reads our close frame and
+// then EOF, and discards its input until it closes its half or
+// CloseTimeout passes: closing the socket with unread input would reset
+// the connection and could destroy the close frame before the peer reads
+// it.
+func (c *PollConn) drain() {
+	c.rs = rsDrain
+	sysShutdownWrite(c.fd)
+	c.timer.closeAt = c.loop.now + c.ep.cfg.CloseTimeout
+	c.rearm()
+	c.pump()
+}
+
+// finish closes the socket and settles everything (loop): err, when not
+// nil and nothing came first, is why the connection ended.
+func (c *PollConn) finish(err error) {
+	c.mu.Lock()
+	if c.ended {
+		c.mu.Unlock()
+		return
+	}
+	if err != nil {
+		c.setErrLocked(err)
+	}
+	c.ended = true
+	c.phase = phaseDone
+	c.q.abandonLocked(c)
+	if c.done != nil {
+		close(c.done)
+	}
+	c.mu.Unlock()
+	c.abandonWriting()
+	c.rs = rsStopped
+	c.msg.release(c)
+	c.releaseInput()
+	b := c.ep.cfg.Budget
+	if c.waiter != nil {
+		b.cancelWait(c.waiter)
+		c.waiter = nil
+	}
+	b.release(c.granted)
+	c.granted = 0
+	c.loop.forget(c)
+	if h := c.ep.h; c.opened && h.OnClose != nil {
+		h.OnClose(c)
+	}
+}
+
+// errPollWait reports that the Budget has no room yet: the loop waits.
+var errPollWait = errors.New("wsutil: waiting for the budget")

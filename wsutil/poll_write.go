@@ -1,0 +1,416 @@
+package wsutil
+
+import (
+	"errors"
+
+	"github.com/sluice-ws/sluice/internal/bufpool"
+	"github.com/sluice-ws/sluice/ws"
+)
+
+// The send queue of a PollConn is bytes, not messages: Send frames (and
+// compresses) a message at once into chunks borrowed from size-classed
+// pools, or, for a large payload that will not change, puts the payload
+// itself in the queue behind its header. The loop writes the chunks with
+// vectored writes when the socket takes them and gives each back once it
+// is written, so an idle connection holds no chunk. The queue counts
+// what it holds against OutboundBytes and the Budget: a chunk's capacity
+// from when it is taken, a payload's length.
+
+// Chunk sizes: the first of a burst is small, the next ones double.
+const (
+	firstChunk = 512
+	maxChunk   = 16 << 10
+)
+
+// pollQueue is what waits to be handed to the loop's writer.
+type pollQueue struct {
+	segs    []pollSeg    // sealed, in order
+	open    *bufpool.Buf // the chunk frames are appended to, nil when none
+	openSeg pollSeg      // what the open chunk counts
+	lastRef bool         // the last message queued ended in segs, not open
+	chunk   int          // capacity of the next chunk
+	bytes   int64        // counted against OutboundBytes and the Budget, until written
+	payload int64        // payload bytes of the messages queued (Buffered)
+	credit  int64        // Budget bytes taken for the message being queued, not used yet
+	forced  bool         // holds a message the Budget had no room for (OverflowBlock)
+	discard bool         // the writer drops what it has not begun (Drop, overflow)
+	sched   bool         // the connection is on its loop's list
+}
+
+// pollSeg is a run of bytes to write.
+type pollSeg struct {
+	b       []byte
+	buf     *bufpool.Buf // released once written; nil for an application payload
+	acct    int64        // counted against OutboundBytes and the Budget until written
+	payload int64        // payload bytes of the messages that end here
+	msgs    int32        // messages that end here
+	close   bool         // our close frame
+	done    chan<- error // Message.Done of the message that ends here
+}
+
+// costLocked returns what queueing m adds to the queue's count, as far as
+// can be told before encoding it.
+func (q *pollQueue) costLocked(c *PollConn, m Message) int64 {
+	n := len(m.Payload) + ws.MaxHeaderSize
+	if q.open != nil && cap(q.open.B)-len(q.open.B) >= n {
+		return 0
+	}
+	if byReference(c, m) {
+		return int64(len(m.Payload) + q.nextChunk(ws.MaxHeaderSize))
+	}
+	return int64(q.nextChunk(n))
+}
+
+// nextChunk returns the capacity of the chunk that n bytes would take.
+func (q *pollQueue) nextChunk(n int) int {
+	return bufpool.ClassSize(max(n, q.chunk, firstChunk))
+}
+
+// byReference reports whether m's payload goes in the queue as it is,
+// rather than copied: large, not compressed, and not in the loop's read
+// buffer, which the loop reuses.
+func byReference(c *PollConn, m Message) bool {
+	return len(m.Payload) >= byRef && (c.send == nil || m.NoCompress) && m.prep == nil &&
+		c.ep.cfg.FragmentSize <= 0 && (m.buf == nil || m.buf != c.loop.rbuf)
+}
+
+// take counts n bytes of the queue: from the credit of the message being
+// queued, then beyond the Budget's limit (the message was admitted).
+func (q *pollQueue) take(c *PollConn, n int64) int64 {
+	used := min(n, q.credit)
+	q.credit -= used
+	c.ep.cfg.Budget.force(n - used)
+	q.bytes += n
+	return n
+}
+
+// settleCreditLocked gives back what a message's credit did not use.
+func (c *PollConn) settleCreditLocked() {
+	c.ep.cfg.Budget.release(c.q.credit)
+	c.q.credit = 0
+}
+
+// space returns n bytes of room at the end of the open chunk, taking a
+// new chunk when they do not fit. n is at most maxChunk.
+func (q *pollQueue) space(c *PollConn, n int) []byte {
+	if q.open == nil || cap(q.open.B)-len(q.open.B) < n {
+		q.seal()
+		size := q.nextChunk(n)
+		q.chunk = min(2*size, maxChunk)
+		q.open = bufpool.Get(size)
+		q.open.B = q.open.B[:0]
+		q.openSeg = pollSeg{buf: q.open, acct: q.take(c, int64(cap(q.open.B)))}
+	}
+	b := q.open.B
+	q.open.B = b[:len(b)+n]
+	q.lastRef = false
+	return q.open.B[len(b):]
+}
+
+// copyIn appends p to the queue, in pieces when it is larger than a chunk.
+func (q *pollQueue) copyIn(c *PollConn, p []byte) {
+	for len(p) > 0 {
+		k := min(len(p), maxChunk)
+		copy(q.space(c, k), p[:k])
+		p = p[k:]
+	}
+}
+
+// seal moves the open chunk, when it holds anything, to the sealed runs.
+func (q *pollQueue) seal() {
+	if q.open == nil {
+		return
+	}
+	if len(q.open.B) == 0 && q.openSeg.msgs == 0 && q.openSeg.done == nil {
+		return // kept for the next frame
+	}
+	s := q.openSeg
+	s.b = q.open.B
+	q.segs = append(q.segs, s)
+	q.open, q.openSeg = nil, pollSeg{}
+}
+
+// ref puts p in the queue as it is; buf, when not nil, is the pooled
+// buffer p lives in, kept alive until p is written.
+func (q *pollQueue) ref(c *PollConn, p []byte, buf *bufpool.Buf) {
+	q.seal()
+	if buf != nil {
+		buf.Retain()
+	}
+	q.segs = append(q.segs, pollSeg{b: p, buf: buf, acct: q.take(c, int64(len(p)))})
+	q.lastRef = true
+}
+
+// endMessage records a message whose last byte was just queued.
+func (q *pollQueue) endMessage(payload int, done chan<- error) {
+	s := &q.openSeg
+	if q.lastRef {
+		s = &q.segs[len(q.segs)-1]
+	}
+	s.payload += int64(payload)
+	s.msgs++
+	q.payload += int64(payload)
+	if done != nil {
+		s.done = done
+		q.seal() // so that the message ends where the run does
+	}
+}
+
+// encodeLocked frames m into the queue: as one frame, fragmented at
+// FragmentSize, or compressed by the connection's extension (server
+// frames are not masked).
+func (c *PollConn) encodeLocked(m Message) error {
+	q := &c.q
+	ext := c.send
+	if m.NoCompress {
+		ext = nil
+	}
+	if m.prep != nil {
+		frame, ok, err := m.prep.frame(m, ext)
+		if err != nil {
+			return err
+		}
+		if ok {
+			if len(frame) >= byRef {
+				q.ref(c, frame, nil)
+			} else {
+				q.copyIn(c, frame)
+			}
+			q.endMessage(len(m.Payload), m.Done)
+			return nil
+		}
+	}
+	if ext == nil && (c.ep.cfg.FragmentSize <= 0 || len(m.Payload) <= c.ep.cfg.FragmentSize) {
+		h := ws.Header{Fin: true, OpCode: m.OpCode, Length: int64(len(m.Payload))}
+		if byReference(c, m) {
+			ws.AppendHeader(q.space(c, ws.HeaderSize(h))[:0], h)
+			q.ref(c, m.Payload, m.buf)
+		} else {
+			n := ws.HeaderSize(h)
+			dst := q.space(c, n+len(m.Payload))
+			ws.AppendHeader(dst[:0], h)
+			copy(dst[n:], m.Payload)
+		}
+		q.endMessage(len(m.Payload), m.Done)
+		return nil
+	}
+	w := writerPool.Get().(*Writer)
+	defer func() {
+		w.Reset(nil, 0, ws.OpBinary)
+		w.Extension = nil
+		writerPool.Put(w)
+	}()
+	w.Reset((*pollSink)(c), ws.ServerSide, m.OpCode)
+	w.FragmentSize = c.ep.cfg.FragmentSize
+	w.Extension = ext
+	w.begin(len(m.Payload))
+	if _, err := w.Write(m.Payload); err != nil {
+		return err
+	}
+	if err := w.Flush(); err != nil {
+		return err
+	}
+	q.endMessage(len(m.Payload), m.Done)
+	return nil
+}
+
+// pollSink is a PollConn as the destination of a Writer, under its lock:
+// the frames join the queue.
+type pollSink PollConn
+
+func (s *pollSink) Write(p []byte) (int, error) {
+	c := (*PollConn)(s)
+	c.q.copyIn(c, p)
+	return len(p), nil
+}
+
+// controlLocked queues a control frame. Control frames are small and
+// admitted whatever the limits say; a queue they push over its limit
+// stops the connection's reading like any other.
+func (c *PollConn) controlLocked(op ws.OpCode, p []byte) {
+	h := ws.Header{Fin: true, OpCode: op, Length: int64(len(p))}
+	n := ws.HeaderSize(h)
+	dst := c.q.space(c, n+len(p))
+	ws.AppendHeader(dst[:0], h)
+	copy(dst[n:], p)
+	if c.q.bytes > c.ep.cfg.OutboundBytes {
+		c.pressure.Store(true)
+	}
+	c.scheduleLocked()
+}
+
+// closeLocked queues our close frame f as a run of its own.
+func (q *pollQueue) closeLocked(f closeFrame) {
+	q.seal()
+	body := ws.AppendCloseBody(nil, f.code, f.reason)
+	q.segs = append(q.segs, pollSeg{b: ws.AppendFrame(nil, ws.NewFrame(ws.OpClose, true, body)), close: true})
+}
+
+// discardLocked drops every message queued and not yet taken by the
+// writer, and tells the writer to drop what it has not begun.
+func (q *pollQueue) discardLocked(c *PollConn) {
+	q.seal()
+	q.settle(c, q.segs, errClosed)
+	clear(q.segs)
+	q.segs = q.segs[:0]
+	q.discard = true
+}
+
+// abandonLocked settles everything queued when the connection ends.
+func (q *pollQueue) abandonLocked(c *PollConn) {
+	q.discardLocked(c)
+	if q.open != nil {
+		q.settle(c, []pollSeg{q.openSeg}, errClosed)
+		q.open, q.openSeg = nil, pollSeg{}
+	}
+	q.segs = nil
+}
+
+// settle gives back what the runs hold and reports their messages'
+// outcome: written when err is nil, dropped otherwise.
+func (q *pollQueue) settle(c *PollConn, segs []pollSeg, err error) {
+	var acct, payload int64
+	for _, s := range segs {
+		acct += s.acct
+		payload += s.payload
+		if err == nil {
+			c.msgsOut.Add(int64(s.msgs))
+		} else {
+			c.dropped.Add(int64(s.msgs))
+		}
+		notify(s.done, err)
+		if s.buf != nil {
+			s.buf.Release()
+		}
+	}
+	q.bytes -= acct
+	q.payload -= payload
+	c.ep.cfg.Budget.release(acct)
+	if q.bytes == 0 {
+		q.forced = false
+		q.chunk = 0
+	}
+}
+
+// flush hands what is queued to the writer and writes as much as the
+// socket takes (loop).
+func (c *PollConn) flush() {
+	c.mu.Lock()
+	c.q.sched = false
+	kill := c.kill
+	if c.q.discard {
+		c.q.discard = false
+		keep := 0
+		if c.woff > 0 {
+			keep = 1 // begun: a frame cut short cannot be followed
+		}
+		c.q.settle(c, c.wsegs[keep:], errClosed)
+		clear(c.wsegs[keep:])
+		c.wsegs = c.wsegs[:keep]
+	}
+	c.q.seal()
+	c.wsegs = append(c.wsegs, c.q.segs...)
+	clear(c.q.segs)
+	c.q.segs = c.q.segs[:0]
+	c.mu.Unlock()
+	if kill != nil {
+		c.finish(kill)
+		return
+	}
+	if !c.blocked {
+		c.writeOut()
+	}
+}
+
+// writeOut writes the runs until the socket's buffer is full, then acts
+// on what went out: our close frame, a queue drained enough for reading
+// to go on (loop).
+func (c *PollConn) writeOut() {
+	l := c.loop
+	closed, drained := false, false
+	for len(c.wsegs) > 0 && c.fd >= 0 && !closed {
+		iov := l.iov[:0]
+		for i := 0; i < len(c.wsegs) && len(iov) < cap(l.iov); i++ {
+			b := c.wsegs[i].b
+			if i == 0 {
+				b = b[c.woff:]
+			}
+			iov = append(iov, b)
+		}
+		n, err := sysWritev(c.fd, iov)
+		clear(iov)
+		if n > 0 {
+			c.bytesOut.Add(int64(n))
+			c.timer.lastWrite = l.now
+			closed, drained = c.wrote(n)
+		}
+		if err == errWouldBlock {
+			c.blocked = true
+			if c.ep.cfg.WriteTimeout > 0 && c.timer.writeAt == 0 {
+				c.timer.lastWrite = l.now
+				c.timer.writeAt = l.now + c.ep.cfg.WriteTimeout
+				c.rearm()
+			}
+			break
+		}
+		if err != nil {
+			c.finish(errors.Join(ErrAbnormalClosure, err))
+			return
+		}
+	}
+	if !c.blocked {
+		c.timer.writeAt = 0
+	}
+	switch {
+	case closed:
+		c.closeWritten()
+	case drained && c.paused&pauseOutput != 0:
+		c.resume(pauseOutput)
+	}
+}
+
+// wrote settles the first n bytes of the runs, which are written (loop).
+// It reports whether our close frame is out, and whether the queue has
+// drained below half its limit.
+func (c *PollConn) wrote(n int) (closed, drained bool) {
+	done := 0
+	for done < len(c.wsegs) {
+		left := len(c.wsegs[done].b) - c.woff
+		if n < left {
+			c.woff += n
+			break
+		}
+		n -= left
+		c.woff = 0
+		closed = closed || c.wsegs[done].close
+		done++
+	}
+	if done == 0 {
+		return false, false
+	}
+	c.mu.Lock()
+	c.q.settle(c, c.wsegs[:done], nil)
+	drained = c.q.bytes <= c.ep.cfg.OutboundBytes/2 && !c.q.forced
+	if drained {
+		c.pressure.Store(false)
+	}
+	c.mu.Unlock()
+	k := copy(c.wsegs, c.wsegs[done:])
+	clear(c.wsegs[k:])
+	c.wsegs = c.wsegs[:k]
+	if k == 0 && cap(c.wsegs) > 64 {
+		c.wsegs = nil
+	}
+	return closed, drained
+}
+
+// abandonWriting settles the runs the writer holds once the connection
+// has ended (loop).
+func (c *PollConn) abandonWriting() {
+	c.mu.Lock()
+	c.q.settle(c, c.wsegs, errClosed)
+	c.mu.Unlock()
+	clear(c.wsegs)
+	c.wsegs = nil
+	c.woff = 0
+}
