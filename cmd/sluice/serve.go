@@ -43,6 +43,7 @@ type serveConfig struct {
 	shutdownTimeout   time.Duration
 	logLevel          slog.Level
 	deflate           deflateConfig
+	poll              bool // run /echo and /chat on event loops (serve_poll.go)
 }
 
 // Defaults of serve. docs/serve.md explains each choice.
@@ -94,6 +95,7 @@ func parseServeFlags(args []string, stderr io.Writer) (serveConfig, error) {
 	fs.BoolVar(&cfg.deflate.on, "compress", true, "negotiate permessage-deflate (RFC 7692) on /echo and /chat; -compress=false turns it off")
 	fs.IntVar(&cfg.deflate.level, "compress-level", wsflate.DefaultLevel, "DEFLATE `level`: 1 (fastest) to 9 (smallest), -1 (5), -2 (Huffman only);\nwindows under 32 KiB always use a level-5-like encoder")
 	fs.Var(&cfg.deflate.threshold, "compress-threshold", "send messages under this `size` uncompressed; 0 compresses every message")
+	fs.BoolVar(&cfg.poll, "poll", false, "run /echo and /chat on event loops (wsutil.PollServer, Linux only) instead of\na goroutine per connection; the page at / is not served then")
 	if err := parseFlags(fs, args); err != nil {
 		return cfg, err
 	}
@@ -141,6 +143,9 @@ func runServe(ctx context.Context, args []string, _ io.Reader, _, stderr io.Writ
 	ln, err := new(net.ListenConfig).Listen(ctx, "tcp", cfg.addr)
 	if err != nil {
 		return fmt.Errorf("serve: %w", err)
+	}
+	if cfg.poll {
+		return newPollServer(newServer(cfg, log)).serve(ctx, ln)
 	}
 	return newServer(cfg, log).serve(ctx, ln)
 }

@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"runtime/debug"
 	"strconv"
 	"strings"
@@ -44,10 +45,36 @@ const (
 	parallelCases = 8
 )
 
-// suite holds the servers under test, set up by TestMain.
+// suite holds the servers under test, set up by TestMain: one pair per
+// mode of serve.
 var suite struct {
-	main    *target // the echo endpoint with serve's defaults
-	limited *target // the echo endpoint with -max-message 1KiB; nil when not available
+	modes []*mode
+}
+
+// mode is a way of running sluice serve, with its two servers.
+type mode struct {
+	name    string   // the subtest name: serve, poll
+	args    []string // what serve gets for this mode
+	main    *target  // the echo endpoint with serve's defaults
+	limited *target  // the echo endpoint with -max-message 1KiB; nil when not available
+}
+
+// modes are the ways sluice serve runs /echo: a goroutine per connection,
+// and event loops (-poll), which need Linux.
+func modes() []*mode {
+	m := []*mode{{name: "serve"}}
+	if runtime.GOOS == "linux" {
+		m = append(m, &mode{name: "poll", args: []string{"-poll"}})
+	}
+	return m
+}
+
+// eachMode runs f for every mode under test, as a subtest named after it.
+func eachMode(t *testing.T, f func(t *testing.T, m *mode)) {
+	t.Parallel()
+	for _, m := range suite.modes {
+		t.Run(m.name, func(t *testing.T) { f(t, m) })
+	}
 }
 
 func TestMain(m *testing.M) {
@@ -86,11 +113,13 @@ func runMain(m *testing.M) int {
 // failure it prints their logs.
 func setup() (stop func(failed bool) error, err error) {
 	if u := os.Getenv(envURL); u != "" {
-		if suite.main, err = parseTarget("external", u); err != nil {
+		m := &mode{name: "external"}
+		suite.modes = []*mode{m}
+		if m.main, err = parseTarget("external", u); err != nil {
 			return nil, fmt.Errorf("%s: %w", envURL, err)
 		}
 		if u := os.Getenv(envLimitURL); u != "" {
-			if suite.limited, err = parseTarget("external-limited", u); err != nil {
+			if m.limited, err = parseTarget("external-limited", u); err != nil {
 				return nil, fmt.Errorf("%s: %w", envLimitURL, err)
 			}
 		}
@@ -116,11 +145,14 @@ func setup() (stop func(failed bool) error, err error) {
 		return errors.Join(errs...)
 	}
 	bin, err := build(dir)
-	if err == nil {
-		suite.main, err = startServer(&procs, "serve", bin)
-	}
-	if err == nil {
-		suite.limited, err = startServer(&procs, "serve-limited", bin, "-max-message", strconv.Itoa(limitedMaxMessage))
+	suite.modes = modes()
+	for _, m := range suite.modes {
+		if err == nil {
+			m.main, err = startServer(&procs, m.name, bin, m.args...)
+		}
+		if err == nil {
+			m.limited, err = startServer(&procs, m.name+"-limited", bin, append(m.args, "-max-message", strconv.Itoa(limitedMaxMessage))...)
+		}
 	}
 	if err != nil {
 		return nil, errors.Join(err, stop(true))
@@ -374,33 +406,47 @@ func runCases(t *testing.T, tgt *target, cases []conformanceCase) {
 	}
 }
 
-func TestFraming(t *testing.T)         { runCases(t, suite.main, framingCases()) }
-func TestPingPong(t *testing.T)        { runCases(t, suite.main, pingCases()) }
-func TestReservedBits(t *testing.T)    { runCases(t, suite.main, rsvCases()) }
-func TestReservedOpcodes(t *testing.T) { runCases(t, suite.main, opcodeCases()) }
-func TestMasking(t *testing.T)         { runCases(t, suite.main, maskingCases()) }
-func TestFragmentation(t *testing.T)   { runCases(t, suite.main, fragmentationCases()) }
-func TestUTF8(t *testing.T)            { runCases(t, suite.main, utf8Cases()) }
-func TestCloseHandshake(t *testing.T)  { runCases(t, suite.main, closeCases()) }
+// mainCases runs cases against every mode's main server.
+func mainCases(cases func() []conformanceCase) func(*testing.T) {
+	return func(t *testing.T) {
+		eachMode(t, func(t *testing.T, m *mode) { runCases(t, m.main, cases()) })
+	}
+}
+
+func TestFraming(t *testing.T)         { mainCases(framingCases)(t) }
+func TestPingPong(t *testing.T)        { mainCases(pingCases)(t) }
+func TestReservedBits(t *testing.T)    { mainCases(rsvCases)(t) }
+func TestReservedOpcodes(t *testing.T) { mainCases(opcodeCases)(t) }
+func TestMasking(t *testing.T)         { mainCases(maskingCases)(t) }
+func TestFragmentation(t *testing.T)   { mainCases(fragmentationCases)(t) }
+func TestUTF8(t *testing.T)            { mainCases(utf8Cases)(t) }
+func TestCloseHandshake(t *testing.T)  { mainCases(closeCases)(t) }
 
 func TestLimits(t *testing.T) {
-	if suite.limited == nil {
-		t.Skipf("%s is set without %s: no server with a 1 KiB message limit to test", envURL, envLimitURL)
-	}
-	runCases(t, suite.limited, limitCases())
+	eachMode(t, func(t *testing.T, m *mode) {
+		if m.limited == nil {
+			t.Skipf("%s is set without %s: no server with a 1 KiB message limit to test", envURL, envLimitURL)
+		}
+		runCases(t, m.limited, limitCases())
+	})
 }
 
 func TestHandshake(t *testing.T) {
+	eachMode(t, func(t *testing.T, m *mode) { runHandshakes(t, m.main) })
+}
+
+// runHandshakes runs the handshake cases against tgt.
+func runHandshakes(t *testing.T, tgt *target) {
 	t.Parallel()
 	for _, tc := range handshakeCases() {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			c := &client{t: t, tgt: suite.main, nc: dialTCP(t, suite.main)}
+			c := &client{t: t, tgt: tgt, nc: dialTCP(t, tgt)}
 			c.br = bufio.NewReader(c.nc)
 			c.local = c.nc.LocalAddr().String()
 			t.Cleanup(c.cleanup)
 			key := ws.GenerateKey()
-			fields := validRequest(suite.main, key)
+			fields := validRequest(tgt, key)
 			if tc.edit != nil {
 				fields = tc.edit(fields)
 			}

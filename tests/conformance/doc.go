@@ -20,10 +20,12 @@
 //
 // TestMain builds cmd/sluice once (`go build`, with -race when the tests have
 // it, so that a data race in the server fails the run) and starts two
-// servers as child processes on 127.0.0.1:0: `sluice serve` with its
+// servers per mode as child processes on 127.0.0.1:0: `sluice serve` with its
 // defaults (64 MiB messages) and one with `-max-message 1024` for the limit
-// cases. Both log at debug level; the address is parsed from the listening
-// line. At the end they get SIGTERM and must exit with status 0 within 15 s
+// cases. The modes are "serve" (a goroutine per connection) and, on Linux,
+// "poll" (`sluice serve -poll`, the event loops of wsutil.PollServer); every
+// test runs its cases against each, as subtests named after the mode. All
+// log at debug level; the address is parsed from the listening line. At the end they get SIGTERM and must exit with status 0 within 15 s
 // (their process group is killed otherwise). When a case fails, the server's
 // log lines about that case's connection go to the test log.
 //
