@@ -60,6 +60,7 @@ type PollConn struct {
 	carry   int          // the first carry bytes left are payload the parser has passed
 	paused  pauseReason
 	readble bool // the socket may hold input: no short read since the last edge
+	hup     bool // the peer has ended its side, or the socket has an error
 	wsegs   []pollSeg
 	woff    int  // bytes of wsegs[0] already written
 	blocked bool // the socket's send buffer is full: wait for EPOLLOUT
@@ -67,6 +68,7 @@ type PollConn struct {
 	granted int64 // Budget bytes a wait brought, not yet used
 	timer   pollTimer
 	opened  bool // the handshake succeeded: OnClose is owed
+	later   bool // on the loop's list to read again next turn
 
 	mu          sync.Mutex
 	q           pollQueue     // guarded by mu
@@ -203,7 +205,7 @@ func (c *PollConn) Send(ctx context.Context, m Message) error {
 		return errClosed
 	}
 	cfg := &c.ep.cfg
-	need := c.q.costLocked(c, m)
+	need := c.q.costLocked(m)
 	room := c.q.bytes == 0 || c.q.bytes+need <= cfg.OutboundBytes
 	if !room || !cfg.Budget.tryAcquire(need) {
 		switch {
@@ -326,7 +328,7 @@ func (c *PollConn) queueCloseLocked(f closeFrame) {
 		return
 	}
 	c.phase = phaseQueued
-	c.q.closeLocked(f)
+	c.q.closeLocked(c, f)
 	c.scheduleLocked()
 }
 
@@ -340,7 +342,7 @@ func (c *PollConn) failAheadLocked(f closeFrame, drop bool) {
 	c.dropOnSent = c.dropOnSent || drop
 	c.q.discardLocked(c)
 	c.phase = phaseQueued
-	c.q.closeLocked(f)
+	c.q.closeLocked(c, f)
 	c.scheduleLocked()
 }
 

@@ -35,6 +35,8 @@ type pollLoop struct {
 	timers  pollTimers         // owned by the loop
 	now     time.Duration      // the server's clock when epoll_wait last returned
 	spare   []*PollConn        // owned by the loop
+	again   []*PollConn        // to read again next turn (maxReads); owned by the loop
+	again2  []*PollConn        // owned by the loop
 	woken   atomic.Bool        // the eventfd was written and not yet read
 	asleep  atomic.Bool        // the loop is in, or about to enter, epoll_wait
 	mu      sync.Mutex         // guards the fields below
@@ -94,7 +96,7 @@ func (l *pollLoop) run() {
 			wait = int((d + time.Millisecond - 1) / time.Millisecond)
 		}
 		l.asleep.Store(true)
-		if l.hasWork() {
+		if len(l.again) > 0 || l.hasWork() {
 			wait = 0
 		}
 		n, err := unix.EpollWait(l.epfd, l.events, wait)
@@ -112,6 +114,22 @@ func (l *pollLoop) run() {
 		for c := l.timers.due(l.now); c != nil; c = l.timers.due(l.now) {
 			c.onTimer(l.now)
 		}
+		again := l.again
+		l.again = l.again2[:0]
+		for _, c := range again {
+			c.later = false
+			c.pump()
+		}
+		clear(again)
+		l.again2 = again[:0]
+	}
+}
+
+// later has c read again in the loop's next turn.
+func (l *pollLoop) later(c *PollConn) {
+	if !c.later {
+		c.later = true
+		l.again = append(l.again, c)
 	}
 }
 
@@ -131,6 +149,7 @@ func (l *pollLoop) event(ev unix.EpollEvent) {
 	e := ev.Events
 	if e&(unix.EPOLLIN|unix.EPOLLRDHUP|unix.EPOLLHUP|unix.EPOLLERR) != 0 {
 		c.readble = true
+		c.hup = c.hup || e&(unix.EPOLLRDHUP|unix.EPOLLHUP|unix.EPOLLERR) != 0
 		c.pump()
 	}
 	if e&(unix.EPOLLOUT|unix.EPOLLHUP|unix.EPOLLERR) != 0 && c.fd >= 0 && c.blocked {

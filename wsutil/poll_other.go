@@ -29,6 +29,7 @@ func (l *pollLoop) schedule(*PollConn)             {}
 func (l *pollLoop) forget(*PollConn)               {}
 func (l *pollLoop) closeAll(ws.StatusCode, string) {}
 func (l *pollLoop) stop()                          {}
+func (l *pollLoop) later(*PollConn)                {}
 func (s *PollServer) accept(net.Listener) error    { return ErrPollUnsupported }
 func sysRead(int, []byte) (int, error)             { return 0, ErrPollUnsupported }
 func sysWritev(int, [][]byte) (int, error)         { return 0, ErrPollUnsupported }

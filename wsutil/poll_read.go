@@ -99,11 +99,19 @@ func (m *pollMessage) release(c *PollConn) {
 // reads it straight into the message's buffer.
 const directRead = 2 << 10
 
+// maxReads is how many full reads a connection gets in one turn of its
+// loop; the others get theirs before it goes on.
+const maxReads = 16
+
 // pump reads the socket while it has input and the connection reads
 // (loop).
 func (c *PollConn) pump() {
 	l := c.loop
-	for c.readble && c.paused == 0 && c.rs != rsStopped && c.fd >= 0 {
+	for reads := 0; c.readble && c.paused == 0 && c.rs != rsStopped && c.fd >= 0; reads++ {
+		if reads == maxReads {
+			l.later(c)
+			return
+		}
 		src, p := l.rbuf, l.rbuf.B[:c.ep.readSize]
 		if c.rs == rsFrames && c.fleft >= directRead && c.msg.op != 0 && !c.fh.OpCode.IsControl() && c.pend == nil {
 			if err := c.roomFor(c.fleft); err != nil {
@@ -119,7 +127,10 @@ func (c *PollConn) pump() {
 		if n > 0 {
 			c.bytesIn.Add(int64(n))
 			c.timer.lastRead = l.now
-			c.readble = n == len(p) // a short read took all there was (edge-triggered)
+			// A short read took all there was, unless the peer has ended
+			// its side: then the end of stream waits behind the bytes,
+			// and no edge will announce it again (edge-triggered).
+			c.readble = n == len(p) || c.hup
 			c.handle(src, p[:n])
 			continue
 		}

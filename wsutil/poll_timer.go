@@ -115,7 +115,10 @@ func (c *PollConn) keepalive(now time.Duration) {
 			c.finish(errors.Join(ErrAbnormalClosure, ErrKeepaliveTimeout))
 			return
 		}
-		t.pingAt = t.pingSent + cfg.PongTimeout
+		// Look again at the deadline, or sooner: a pong that comes
+		// late but within PongTimeout lets the next ping go out
+		// PingInterval after it.
+		t.pingAt = min(t.pingSent+cfg.PongTimeout, now+cfg.PingInterval)
 		return
 	}
 	t.awaiting = false
@@ -127,7 +130,9 @@ func (c *PollConn) keepalive(now time.Duration) {
 	c.controlLocked(ws.OpPing, nil)
 	c.mu.Unlock()
 	t.awaiting, t.pingSent = true, now
-	t.pingAt = now + cfg.PongTimeout
+	// Look again when the next ping is due if the pong comes by then,
+	// or when it is late.
+	t.pingAt = now + min(cfg.PingInterval, cfg.PongTimeout)
 }
 
 // pollTimers is a loop's heap of connections by their earliest deadline.

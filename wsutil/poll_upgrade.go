@@ -109,10 +109,12 @@ func (c *PollConn) writeHandshake(resp []byte, closeAfter bool) bool {
 		return true
 	}
 	// The rest goes out when the socket takes it.
+	rest := bytes.Clone(resp[n:])
 	c.mu.Lock()
 	c.dropOnSent = closeAfter
+	c.q.take(c, len(rest))
 	c.mu.Unlock()
-	c.wsegs = append(c.wsegs, pollSeg{b: bytes.Clone(resp[max(n, 0):]), close: closeAfter})
+	c.wsegs = append(c.wsegs, pollSeg{b: rest, close: closeAfter})
 	c.blocked = err == errWouldBlock
 	if !c.blocked {
 		c.writeOut()

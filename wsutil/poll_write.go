@@ -10,11 +10,14 @@ import (
 // The send queue of a PollConn is bytes, not messages: Send frames (and
 // compresses) a message at once into chunks borrowed from size-classed
 // pools, or, for a large payload that will not change, puts the payload
-// itself in the queue behind its header. The loop writes the chunks with
-// vectored writes when the socket takes them and gives each back once it
-// is written, so an idle connection holds no chunk. The queue counts
-// what it holds against OutboundBytes and the Budget: a chunk's capacity
-// from when it is taken, a payload's length.
+// itself in the queue behind its header. The loop takes what is queued as
+// runs of bytes and writes them with vectored writes when the socket
+// takes them; frames queued meanwhile go on filling the same chunk after
+// the runs taken. A chunk goes back to its pool once written and no
+// longer filled, so an idle connection holds none. The queue counts the
+// bytes of its frames against OutboundBytes and the Budget, as a Conn
+// counts payloads; the unused end of the chunk being filled (16 KiB at
+// most) is not counted.
 
 // Chunk sizes: the first of a burst is small, the next ones double.
 const (
@@ -24,12 +27,13 @@ const (
 
 // pollQueue is what waits to be handed to the loop's writer.
 type pollQueue struct {
-	segs    []pollSeg    // sealed, in order
+	segs    []pollSeg    // taken from the chunks, in order
 	open    *bufpool.Buf // the chunk frames are appended to, nil when none
-	openSeg pollSeg      // what the open chunk counts
-	lastRef bool         // the last message queued ended in segs, not open
+	mark    int          // open.B[:mark] is in segs already
+	pend    pollSeg      // what open.B[mark:] holds: its messages
+	lastRef bool         // the last message queued ended in segs, not in open
 	chunk   int          // capacity of the next chunk
-	bytes   int64        // counted against OutboundBytes and the Budget, until written
+	bytes   int64        // frame bytes queued and not yet written (OutboundBytes, Budget)
 	payload int64        // payload bytes of the messages queued (Buffered)
 	credit  int64        // Budget bytes taken for the message being queued, not used yet
 	forced  bool         // holds a message the Budget had no room for (OverflowBlock)
@@ -40,30 +44,17 @@ type pollQueue struct {
 // pollSeg is a run of bytes to write.
 type pollSeg struct {
 	b       []byte
-	buf     *bufpool.Buf // released once written; nil for an application payload
-	acct    int64        // counted against OutboundBytes and the Budget until written
-	payload int64        // payload bytes of the messages that end here
-	msgs    int32        // messages that end here
-	close   bool         // our close frame
-	done    chan<- error // Message.Done of the message that ends here
+	buf     *bufpool.Buf   // held until written; nil for an application payload
+	payload int64          // payload bytes of the messages that end here
+	msgs    int32          // messages that end here
+	close   bool           // our close frame
+	done    []chan<- error // Message.Done of the messages that end here
 }
 
-// costLocked returns what queueing m adds to the queue's count, as far as
-// can be told before encoding it.
-func (q *pollQueue) costLocked(c *PollConn, m Message) int64 {
-	n := len(m.Payload) + ws.MaxHeaderSize
-	if q.open != nil && cap(q.open.B)-len(q.open.B) >= n {
-		return 0
-	}
-	if byReference(c, m) {
-		return int64(len(m.Payload) + q.nextChunk(ws.MaxHeaderSize))
-	}
-	return int64(q.nextChunk(n))
-}
-
-// nextChunk returns the capacity of the chunk that n bytes would take.
-func (q *pollQueue) nextChunk(n int) int {
-	return bufpool.ClassSize(max(n, q.chunk, firstChunk))
+// costLocked returns the bytes queueing m adds to the queue at most, as
+// far as can be told before encoding it.
+func (q *pollQueue) costLocked(m Message) int64 {
+	return int64(len(m.Payload) + ws.MaxHeaderSize)
 }
 
 // byReference reports whether m's payload goes in the queue as it is,
@@ -74,14 +65,13 @@ func byReference(c *PollConn, m Message) bool {
 		c.ep.cfg.FragmentSize <= 0 && (m.buf == nil || m.buf != c.loop.rbuf)
 }
 
-// take counts n bytes of the queue: from the credit of the message being
+// take counts n bytes in the queue: from the credit of the message being
 // queued, then beyond the Budget's limit (the message was admitted).
-func (q *pollQueue) take(c *PollConn, n int64) int64 {
-	used := min(n, q.credit)
+func (q *pollQueue) take(c *PollConn, n int) {
+	used := min(int64(n), q.credit)
 	q.credit -= used
-	c.ep.cfg.Budget.force(n - used)
-	q.bytes += n
-	return n
+	c.ep.cfg.Budget.force(int64(n) - used)
+	q.bytes += int64(n)
 }
 
 // settleCreditLocked gives back what a message's credit did not use.
@@ -93,16 +83,20 @@ func (c *PollConn) settleCreditLocked() {
 // space returns n bytes of room at the end of the open chunk, taking a
 // new chunk when they do not fit. n is at most maxChunk.
 func (q *pollQueue) space(c *PollConn, n int) []byte {
-	if q.open == nil || cap(q.open.B)-len(q.open.B) < n {
+	if q.open != nil && cap(q.open.B)-len(q.open.B) < n {
 		q.seal()
-		size := q.nextChunk(n)
+		q.open.Release() // the runs keep it until written
+		q.open = nil
+	}
+	if q.open == nil {
+		size := bufpool.ClassSize(max(n, q.chunk, firstChunk))
 		q.chunk = min(2*size, maxChunk)
-		q.open = bufpool.Get(size)
+		q.open, q.mark = bufpool.Get(size), 0
 		q.open.B = q.open.B[:0]
-		q.openSeg = pollSeg{buf: q.open, acct: q.take(c, int64(cap(q.open.B)))}
 	}
 	b := q.open.B
 	q.open.B = b[:len(b)+n]
+	q.take(c, n)
 	q.lastRef = false
 	return q.open.B[len(b):]
 }
@@ -116,18 +110,16 @@ func (q *pollQueue) copyIn(c *PollConn, p []byte) {
 	}
 }
 
-// seal moves the open chunk, when it holds anything, to the sealed runs.
+// seal makes what the open chunk holds beyond the runs a run of its own.
 func (q *pollQueue) seal() {
-	if q.open == nil {
+	if q.open == nil || len(q.open.B) == q.mark {
 		return
 	}
-	if len(q.open.B) == 0 && q.openSeg.msgs == 0 && q.openSeg.done == nil {
-		return // kept for the next frame
-	}
-	s := q.openSeg
-	s.b = q.open.B
+	q.open.Retain()
+	s := q.pend
+	s.b, s.buf = q.open.B[q.mark:len(q.open.B):len(q.open.B)], q.open
 	q.segs = append(q.segs, s)
-	q.open, q.openSeg = nil, pollSeg{}
+	q.mark, q.pend = len(q.open.B), pollSeg{}
 }
 
 // ref puts p in the queue as it is; buf, when not nil, is the pooled
@@ -137,13 +129,14 @@ func (q *pollQueue) ref(c *PollConn, p []byte, buf *bufpool.Buf) {
 	if buf != nil {
 		buf.Retain()
 	}
-	q.segs = append(q.segs, pollSeg{b: p, buf: buf, acct: q.take(c, int64(len(p)))})
+	q.segs = append(q.segs, pollSeg{b: p, buf: buf})
+	q.take(c, len(p))
 	q.lastRef = true
 }
 
 // endMessage records a message whose last byte was just queued.
 func (q *pollQueue) endMessage(payload int, done chan<- error) {
-	s := &q.openSeg
+	s := &q.pend
 	if q.lastRef {
 		s = &q.segs[len(q.segs)-1]
 	}
@@ -151,8 +144,7 @@ func (q *pollQueue) endMessage(payload int, done chan<- error) {
 	s.msgs++
 	q.payload += int64(payload)
 	if done != nil {
-		s.done = done
-		q.seal() // so that the message ends where the run does
+		s.done = append(s.done, done)
 	}
 }
 
@@ -240,10 +232,12 @@ func (c *PollConn) controlLocked(op ws.OpCode, p []byte) {
 }
 
 // closeLocked queues our close frame f as a run of its own.
-func (q *pollQueue) closeLocked(f closeFrame) {
+func (q *pollQueue) closeLocked(c *PollConn, f closeFrame) {
 	q.seal()
 	body := ws.AppendCloseBody(nil, f.code, f.reason)
-	q.segs = append(q.segs, pollSeg{b: ws.AppendFrame(nil, ws.NewFrame(ws.OpClose, true, body)), close: true})
+	frame := ws.AppendFrame(nil, ws.NewFrame(ws.OpClose, true, body))
+	q.segs = append(q.segs, pollSeg{b: frame, close: true})
+	q.take(c, len(frame))
 }
 
 // discardLocked drops every message queued and not yet taken by the
@@ -254,14 +248,15 @@ func (q *pollQueue) discardLocked(c *PollConn) {
 	clear(q.segs)
 	q.segs = q.segs[:0]
 	q.discard = true
+	q.idle()
 }
 
 // abandonLocked settles everything queued when the connection ends.
 func (q *pollQueue) abandonLocked(c *PollConn) {
 	q.discardLocked(c)
 	if q.open != nil {
-		q.settle(c, []pollSeg{q.openSeg}, errClosed)
-		q.open, q.openSeg = nil, pollSeg{}
+		q.open.Release()
+		q.open = nil
 	}
 	q.segs = nil
 }
@@ -269,26 +264,37 @@ func (q *pollQueue) abandonLocked(c *PollConn) {
 // settle gives back what the runs hold and reports their messages'
 // outcome: written when err is nil, dropped otherwise.
 func (q *pollQueue) settle(c *PollConn, segs []pollSeg, err error) {
-	var acct, payload int64
+	var n, payload int64
 	for _, s := range segs {
-		acct += s.acct
+		n += int64(len(s.b))
 		payload += s.payload
 		if err == nil {
 			c.msgsOut.Add(int64(s.msgs))
 		} else {
 			c.dropped.Add(int64(s.msgs))
 		}
-		notify(s.done, err)
+		for _, d := range s.done {
+			notify(d, err)
+		}
 		if s.buf != nil {
 			s.buf.Release()
 		}
 	}
-	q.bytes -= acct
+	q.bytes -= n
 	q.payload -= payload
-	c.ep.cfg.Budget.release(acct)
-	if q.bytes == 0 {
-		q.forced = false
-		q.chunk = 0
+	c.ep.cfg.Budget.release(n)
+	q.idle()
+}
+
+// idle lets go of the chunk being filled once nothing is queued.
+func (q *pollQueue) idle() {
+	if q.bytes != 0 {
+		return
+	}
+	q.forced, q.chunk = false, 0
+	if q.open != nil && len(q.open.B) == q.mark {
+		q.open.Release()
+		q.open, q.mark = nil, 0
 	}
 }
 
@@ -312,10 +318,17 @@ func (c *PollConn) flush() {
 	c.wsegs = append(c.wsegs, c.q.segs...)
 	clear(c.q.segs)
 	c.q.segs = c.q.segs[:0]
+	closing := c.phase >= phaseQueued
 	c.mu.Unlock()
 	if kill != nil {
 		c.finish(kill)
 		return
+	}
+	if closing && c.timer.closeAt == 0 {
+		// Once closing has begun, CloseTimeout bounds it, however slowly
+		// the peer reads what goes before our close frame.
+		c.timer.closeAt = c.loop.now + c.ep.cfg.CloseTimeout
+		c.rearm()
 	}
 	if !c.blocked {
 		c.writeOut()
