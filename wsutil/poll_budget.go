@@ -52,27 +52,72 @@ func (b *Budget) force(n int64) {
 	b.mu.Unlock()
 }
 
+// pollWait is a connection's wait for Budget bytes: the waiter while it
+// waits, then the bytes it brought until they are used.
+type pollWait struct {
+	w       *budgetWaiter
+	granted int64
+	delay   time.Duration // until the loop looks again
+}
+
+// startWait has the connection wait for n bytes, while it holds held
+// (loop).
+func (c *PollConn) startWait(n, held int64) {
+	c.wait = &pollWait{w: c.ep.cfg.Budget.startWait(n, held), delay: time.Millisecond}
+	c.paused |= pauseBudget
+	c.timer.budgetAt = c.loop.now + c.wait.delay
+	c.rearm()
+}
+
+// granted takes the bytes a wait brought: n of them, and what is left
+// goes back (loop). It reports false when there are none, or not enough.
+func (c *PollConn) granted(n int64) bool {
+	if c.wait == nil || c.wait.w != nil {
+		return false
+	}
+	g := c.wait.granted
+	c.wait = nil
+	if g < n {
+		c.ep.cfg.Budget.release(g)
+		return false
+	}
+	c.ep.cfg.Budget.release(g - n)
+	return true
+}
+
+// endWait stops waiting and gives back what the wait brought (loop).
+func (c *PollConn) endWait() {
+	if c.wait == nil {
+		return
+	}
+	if c.wait.w != nil {
+		c.ep.cfg.Budget.cancelWait(c.wait.w)
+	}
+	c.ep.cfg.Budget.release(c.wait.granted)
+	c.wait = nil
+}
+
 // pollBudget looks whether the Budget has granted the bytes the
 // connection waits for (loop): then it reads on; refused, it fails with
 // 1013; otherwise it looks again later, at growing intervals, as
 // Budget.acquire does.
 func (c *PollConn) pollBudget(now time.Duration) {
-	w := c.waiter
-	if w == nil {
+	if c.wait == nil || c.wait.w == nil {
 		return
 	}
+	w := c.wait.w
 	select {
 	case <-w.ready:
-		c.waiter = nil
 		if w.refused {
+			c.wait = nil
 			c.fail(ErrBudgetExhausted)
 			return
 		}
-		c.granted = w.n
+		c.wait.w, c.wait.granted = nil, w.n
 		c.resume(pauseBudget)
 	default:
 		c.ep.cfg.Budget.sweep()
-		c.timer.budgetDelay = min(2*c.timer.budgetDelay, maxTakenCheck)
-		c.timer.budgetAt = now + c.timer.budgetDelay
+		c.wait.delay = min(2*c.wait.delay, maxTakenCheck)
+		c.timer.budgetAt = now + c.wait.delay
 	}
 }

@@ -37,55 +37,61 @@ import (
 // All methods are safe for concurrent use, from the loop's callbacks or
 // from any other goroutine.
 type PollConn struct {
-	fd    int
-	loop  *pollLoop
-	ep    *pollEndpoint // nil until the request is routed
-	raddr netip.AddrPort
-
-	protocol   string
-	extensions []httphead.Option
+	loop *pollLoop
+	ep   *pollEndpoint  // the handshake's until the request is routed
+	hs   *pollHandshake // what the handshake settled, when it settled anything
+	fd   int
 
 	// Owned by the loop.
-	rs      readState
-	ps      ws.Parser
-	recv    RecvExtension
-	fh      ws.Header // header of the frame being parsed
-	fleft   int64     // payload bytes of that frame still to come
-	msg     pollMessage
-	ctl     *[ws.MaxControlPayload]byte // a control frame arriving in pieces
-	ctlN    int
-	hsBuf   *bufpool.Buf // a request head arriving in pieces
-	pend    *bufpool.Buf // input read but not handled yet, while paused
-	pendOff int          // pend.B[pendOff:] is left
-	carry   int          // the first carry bytes left are payload the parser has passed
-	paused  pauseReason
-	readble bool // the socket may hold input: no short read since the last edge
-	hup     bool // the peer has ended its side, or the socket has an error
-	wsegs   []pollSeg
-	woff    int  // bytes of wsegs[0] already written
-	blocked bool // the socket's send buffer is full: wait for EPOLLOUT
-	waiter  *budgetWaiter
-	granted int64 // Budget bytes a wait brought, not yet used
-	timer   pollTimer
-	opened  bool // the handshake succeeded: OnClose is owed
-	later   bool // on the loop's list to read again next turn
+	ps     ws.Parser
+	recv   RecvExtension
+	fh     ws.Header // header of the frame being parsed
+	fleft  int64     // payload bytes of that frame still to come
+	msg    pollMessage
+	ctl    *[ws.MaxControlPayload]byte // a control frame arriving in pieces
+	hsBuf  *bufpool.Buf                // a request head arriving in pieces
+	pend   *bufpool.Buf                // input read but not handled yet, while paused
+	wsegs  []pollSeg                   // taken from the queue, being written
+	wait   *pollWait                   // waiting for Budget bytes, or holding what the wait brought
+	timer  pollTimer
+	ctlN   int32
+	pendOf int32       // pend.B[pendOf:] is left
+	carry  int32       // the first carry bytes left are payload the parser has passed
+	woff   int32       // bytes of wsegs[0] already written
+	rs     readState   // what the loop does with input
+	paused pauseReason // why the loop reads nothing
+	flags  pollFlags
+
+	// The peer's address, as an IPv6 (or IPv4-mapped) address and a
+	// port; port 0 when the socket has none.
+	rport uint16
+	rip   [16]byte
 
 	mu          sync.Mutex
-	q           pollQueue     // guarded by mu
-	send        SendExtension // guarded by mu
+	pressure    atomic.Bool   // the send queue is over its limit: the loop stops reading
 	phase       phase         // guarded by mu
-	err         error         // guarded by mu; why the connection ended
 	recvClose   bool          // guarded by mu; the peer's close frame has arrived
 	failing     bool          // guarded by mu; our close frame fails the connection
 	dropOnSent  bool          // guarded by mu; close the socket once our close frame is out
 	closeCalled bool          // guarded by mu; Close or Drop was called
-	kill        error         // guarded by mu; Terminate: the loop closes the socket
-	done        chan struct{} // guarded by mu; made on demand
+	killed      bool          // guarded by mu; Terminate, or Send failed: the loop closes the socket
 	ended       bool          // guarded by mu; the socket is closed
-	pressure    atomic.Bool   // the send queue is over its limit: the loop stops reading
+	q           pollQueue     // guarded by mu
+	send        SendExtension // guarded by mu
+	err         error         // guarded by mu; why the connection ended
+	done        chan struct{} // guarded by mu; made on demand
 
 	bytesIn, bytesOut        atomic.Int64
 	msgsIn, msgsOut, dropped atomic.Int64
+}
+
+// pollFlags are a connection's flags owned by its loop.
+type pollFlags struct {
+	readble bool // the socket may hold input: no short read since the last edge
+	hup     bool // the peer has ended its side, or the socket has an error
+	blocked bool // the socket's send buffer is full: wait for EPOLLOUT
+	opened  bool // the handshake succeeded: OnClose is owed
+	later   bool // on the loop's list to read again next turn
 }
 
 // readState is what the loop does with input.
@@ -106,19 +112,43 @@ const (
 	pauseBudget                         // waiting for Budget bytes
 )
 
+// pollHandshake is what a handshake settled, kept only when it settled
+// something: most connections negotiate nothing, and carry no room for it.
+type pollHandshake struct {
+	protocol   string
+	extensions []httphead.Option
+}
+
 // Protocol returns the negotiated subprotocol, or "".
-func (c *PollConn) Protocol() string { return c.protocol }
+func (c *PollConn) Protocol() string {
+	if c.hs == nil {
+		return ""
+	}
+	return c.hs.protocol
+}
 
 // Extensions returns the extensions the handshake accepted.
-func (c *PollConn) Extensions() []httphead.Option { return c.extensions }
+func (c *PollConn) Extensions() []httphead.Option {
+	if c.hs == nil {
+		return nil
+	}
+	return c.hs.extensions
+}
 
 // RemoteAddr returns the peer's address: a *net.TCPAddr on TCP, nil on
 // other sockets.
 func (c *PollConn) RemoteAddr() net.Addr {
-	if !c.raddr.IsValid() {
+	if c.rport == 0 {
 		return nil
 	}
-	return net.TCPAddrFromAddrPort(c.raddr)
+	return net.TCPAddrFromAddrPort(netip.AddrPortFrom(netip.AddrFrom16(c.rip).Unmap(), c.rport))
+}
+
+// setRemote records the peer's address.
+func (c *PollConn) setRemote(a netip.AddrPort) {
+	if a.IsValid() {
+		c.rip, c.rport = a.Addr().As16(), a.Port()
+	}
 }
 
 // Err returns why the connection ended, or nil while it is open, as
@@ -231,7 +261,7 @@ func (c *PollConn) Send(ctx context.Context, m Message) error {
 	c.settleCreditLocked()
 	if err != nil {
 		c.setErrLocked(errors.Join(ErrAbnormalClosure, err))
-		c.kill = err
+		c.killed = true
 	} else if c.q.bytes > cfg.OutboundBytes {
 		c.pressure.Store(true)
 	}
@@ -304,11 +334,11 @@ func (c *PollConn) Drop(code ws.StatusCode, reason string) error {
 func (c *PollConn) Terminate() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.kill != nil || c.ended {
+	if c.killed || c.ended {
 		return errClosed
 	}
-	c.kill = errors.Join(ErrAbnormalClosure, net.ErrClosed)
-	c.setErrLocked(c.kill)
+	c.killed = true
+	c.setErrLocked(errors.Join(ErrAbnormalClosure, net.ErrClosed))
 	c.scheduleLocked()
 	return nil
 }
@@ -391,10 +421,7 @@ func (c *PollConn) fail(err error) {
 	c.rs = rsDrain
 	c.msg.release(c)
 	c.paused = 0 // draining reads whatever happens
-	if c.waiter != nil {
-		c.ep.cfg.Budget.cancelWait(c.waiter)
-		c.waiter = nil
-	}
+	c.endWait()
 	c.mu.Lock()
 	c.setErrLocked(err)
 	c.failing = true
@@ -460,15 +487,9 @@ func (c *PollConn) finish(err error) {
 	c.rs = rsStopped
 	c.msg.release(c)
 	c.releaseInput()
-	b := c.ep.cfg.Budget
-	if c.waiter != nil {
-		b.cancelWait(c.waiter)
-		c.waiter = nil
-	}
-	b.release(c.granted)
-	c.granted = 0
+	c.endWait()
 	c.loop.forget(c)
-	if h := c.ep.h; c.opened && h.OnClose != nil {
+	if h := c.ep.h; c.flags.opened && h.OnClose != nil {
 		h.OnClose(c)
 	}
 }

@@ -117,7 +117,7 @@ func (l *pollLoop) run() {
 		again := l.again
 		l.again = l.again2[:0]
 		for _, c := range again {
-			c.later = false
+			c.flags.later = false
 			c.pump()
 		}
 		clear(again)
@@ -127,8 +127,8 @@ func (l *pollLoop) run() {
 
 // later has c read again in the loop's next turn.
 func (l *pollLoop) later(c *PollConn) {
-	if !c.later {
-		c.later = true
+	if !c.flags.later {
+		c.flags.later = true
 		l.again = append(l.again, c)
 	}
 }
@@ -148,12 +148,12 @@ func (l *pollLoop) event(ev unix.EpollEvent) {
 	c := l.conns[fd]
 	e := ev.Events
 	if e&(unix.EPOLLIN|unix.EPOLLRDHUP|unix.EPOLLHUP|unix.EPOLLERR) != 0 {
-		c.readble = true
-		c.hup = c.hup || e&(unix.EPOLLRDHUP|unix.EPOLLHUP|unix.EPOLLERR) != 0
+		c.flags.readble = true
+		c.flags.hup = c.flags.hup || e&(unix.EPOLLRDHUP|unix.EPOLLHUP|unix.EPOLLERR) != 0
 		c.pump()
 	}
-	if e&(unix.EPOLLOUT|unix.EPOLLHUP|unix.EPOLLERR) != 0 && c.fd >= 0 && c.blocked {
-		c.blocked = false
+	if e&(unix.EPOLLOUT|unix.EPOLLHUP|unix.EPOLLERR) != 0 && c.fd >= 0 && c.flags.blocked {
+		c.flags.blocked = false
 		c.writeOut()
 	}
 }
@@ -218,7 +218,9 @@ func (l *pollLoop) add(a pollAccepted) {
 	if a.fd >= len(l.conns) {
 		l.conns = append(l.conns, make([]*PollConn, a.fd+1-len(l.conns)+len(l.conns)/4)...)
 	}
-	c := &PollConn{fd: a.fd, loop: l, ep: l.s.hsEP, raddr: a.addr, readble: true}
+	c := &PollConn{fd: a.fd, loop: l, ep: l.s.hsEP}
+	c.flags.readble = true
+	c.setRemote(a.addr)
 	l.conns[a.fd] = c
 	l.ev[0] = unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLOUT | unix.EPOLLRDHUP | unix.EPOLLET, Fd: int32(a.fd)}
 	if err := unix.EpollCtl(l.epfd, unix.EPOLL_CTL_ADD, a.fd, &l.ev[0]); err != nil {
@@ -226,7 +228,7 @@ func (l *pollLoop) add(a pollAccepted) {
 		return
 	}
 	c.timer.lastRead = l.now
-	c.timer.hsAt = l.now + l.s.hsEP.hsTimeout
+	c.timer.readAt = l.now + l.s.hsEP.hsTimeout
 	c.rearm()
 	c.pump() // the request is usually there already
 }

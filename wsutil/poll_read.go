@@ -28,18 +28,22 @@ import (
 // pollMessage is the message a PollConn is reading.
 type pollMessage struct {
 	op      ws.OpCode // 0 between messages
-	first   ws.Header // the header of its first frame
-	deflate bool      // compressed: b holds the raw payload
+	deflate bool      // compressed: raw holds it as it came
 	utf8    UTF8Validator
 	size    int64         // payload bytes on the wire so far
 	raw     pollBuf       // the payload so far, as it came
 	start   time.Duration // when the loop first waited inside it; 0: not yet
+	inf     *pollInflate  // made by the first compressed message, and kept
+}
 
-	// Inflating, once a compressed message is complete.
-	inflating bool
-	dec       io.Reader
-	src       pollRaw // the raw payload, for dec
-	out       pollBuf // the inflated payload
+// pollInflate is the state of inflating a compressed message once it is
+// complete.
+type pollInflate struct {
+	first ws.Header // the header of the message's first frame
+	on    bool      // inflating: the message is complete
+	dec   io.Reader
+	src   pollRaw // the raw payload, for dec
+	out   pollBuf // the inflated payload
 }
 
 // pollBuf is a message's buffer, from a pool, and the Budget bytes it
@@ -90,9 +94,15 @@ func (r *pollRaw) Read(p []byte) (int, error) {
 // release gives back what the message holds and forgets it.
 func (m *pollMessage) release(c *PollConn) {
 	m.raw.release(c)
-	m.out.release(c)
-	*m = pollMessage{}
-	c.timer.msgAt = 0
+	inf := m.inf
+	if inf != nil {
+		inf.out.release(c)
+		*inf = pollInflate{}
+	}
+	*m = pollMessage{inf: inf}
+	if c.rs != rsHandshake {
+		c.timer.readAt = 0
+	}
 }
 
 // directRead is the part of a frame left, in bytes, from which the loop
@@ -107,7 +117,7 @@ const maxReads = 16
 // (loop).
 func (c *PollConn) pump() {
 	l := c.loop
-	for reads := 0; c.readble && c.paused == 0 && c.rs != rsStopped && c.fd >= 0; reads++ {
+	for reads := 0; c.flags.readble && c.paused == 0 && c.rs != rsStopped && c.fd >= 0; reads++ {
 		if reads == maxReads {
 			l.later(c)
 			return
@@ -130,11 +140,11 @@ func (c *PollConn) pump() {
 			// A short read took all there was, unless the peer has ended
 			// its side: then the end of stream waits behind the bytes,
 			// and no edge will announce it again (edge-triggered).
-			c.readble = n == len(p) || c.hup
+			c.flags.readble = n == len(p) || c.flags.hup
 			c.handle(src, p[:n])
 			continue
 		}
-		c.readble = false
+		c.flags.readble = false
 		switch {
 		case err == errWouldBlock:
 		case err == nil:
@@ -223,7 +233,7 @@ func (c *PollConn) waitInside() {
 		return
 	}
 	m.start = c.loop.now
-	c.timer.msgAt = m.start + c.ep.cfg.MessageTimeout
+	c.timer.readAt = m.start + c.ep.cfg.MessageTimeout
 	c.rearm()
 }
 
@@ -232,16 +242,16 @@ func (c *PollConn) waitInside() {
 // paused. They lie in src, at its end; with own, src is the pending input
 // already.
 func (c *PollConn) keep(src *bufpool.Buf, own bool, carry, raw []byte) {
-	c.carry = len(carry)
+	c.carry = int32(len(carry))
 	if own {
-		c.pend, c.pendOff = src, len(src.B)-len(carry)-len(raw)
+		c.pend, c.pendOf = src, int32(len(src.B)-len(carry)-len(raw))
 		return
 	}
 	n := len(carry) + len(raw)
 	b := bufpool.Get(n)
 	copy(b.B, carry)
 	copy(b.B[len(carry):], raw)
-	c.pend, c.pendOff = b, 0
+	c.pend, c.pendOf = b, 0
 	// Within InboundBytes (the read size); counted all the same.
 	c.ep.cfg.Budget.force(int64(cap(b.B)))
 }
@@ -251,7 +261,7 @@ func (c *PollConn) releaseInput() {
 	if c.pend != nil {
 		c.ep.cfg.Budget.release(int64(cap(c.pend.B)))
 		c.pend.Release()
-		c.pend, c.pendOff, c.carry = nil, 0, 0
+		c.pend, c.pendOf, c.carry = nil, 0, 0
 	}
 	if c.hsBuf != nil {
 		c.hsBuf.Release()
@@ -266,7 +276,7 @@ func (c *PollConn) resume(r pauseReason) {
 	if c.paused != 0 || c.rs != rsFrames {
 		return
 	}
-	if c.msg.inflating {
+	if c.msg.inf != nil && c.msg.inf.on {
 		if err := c.inflate(); err != nil {
 			if err != errPollWait {
 				c.fail(err)
@@ -283,9 +293,9 @@ func (c *PollConn) resume(r pauseReason) {
 // consumePending handles the pending input (loop).
 func (c *PollConn) consumePending() {
 	src := c.pend
-	p := src.B[c.pendOff:]
+	p := src.B[c.pendOf:]
 	c.pend = nil
-	if n := c.carry; n > 0 {
+	if n := int(c.carry); n > 0 {
 		c.carry = 0
 		k, err := c.framePayload(src, p[:n], false)
 		switch {
@@ -319,9 +329,15 @@ func (c *PollConn) startFrame(h ws.Header) error {
 		return ErrUnexpectedDataFrame
 	}
 	if h.OpCode != ws.OpContinuation {
-		m.op, m.first, m.size = h.OpCode, h, 0
+		m.op, m.size = h.OpCode, 0
 		m.deflate = c.recv != nil && h.Rsv&c.recv.Rsv() != 0
 		m.utf8.Reset()
+		if m.deflate {
+			if m.inf == nil {
+				m.inf = new(pollInflate)
+			}
+			m.inf.first = h
+		}
 	}
 	m.size += h.Length
 	if m.size > c.rawLimit() {
@@ -363,7 +379,7 @@ func (c *PollConn) framePayload(src *bufpool.Buf, p []byte, first bool) (int, er
 			return 0, ErrInvalidUTF8
 		}
 		op := m.op
-		*m = pollMessage{}
+		*m = pollMessage{inf: m.inf}
 		c.deliver(Message{OpCode: op, Payload: p, buf: src})
 		return len(p), nil
 	}
@@ -409,15 +425,7 @@ func (c *PollConn) roomFor(left int64) error {
 // free: errPollWait means the loop waits for them (see pollBudget).
 func (c *PollConn) reserve(n, held int64) error {
 	b := c.ep.cfg.Budget
-	if g := c.granted; g > 0 {
-		c.granted = 0
-		if g >= n {
-			b.release(g - n)
-			return nil
-		}
-		b.release(g)
-	}
-	if b.tryAcquire(n) {
+	if c.granted(n) || b.tryAcquire(n) {
 		return nil
 	}
 	switch {
@@ -426,11 +434,7 @@ func (c *PollConn) reserve(n, held int64) error {
 	case b.policy == BudgetRefuse:
 		return ErrBudgetExhausted
 	}
-	c.waiter = b.startWait(n, held)
-	c.paused |= pauseBudget
-	c.timer.budgetDelay = time.Millisecond
-	c.timer.budgetAt = c.loop.now + c.timer.budgetDelay
-	c.rearm()
+	c.startWait(n, held)
 	return errPollWait
 }
 
@@ -438,8 +442,8 @@ func (c *PollConn) reserve(n, held int64) error {
 func (c *PollConn) endMessage() error {
 	m := &c.msg
 	if m.deflate {
-		m.inflating = true
-		m.src.p = m.raw.b
+		m.inf.on = true
+		m.inf.src.p = m.raw.b
 		return c.inflate()
 	}
 	if m.op == ws.OpText && !c.ep.cfg.SkipUTF8 && !m.utf8.Valid() {
@@ -454,22 +458,23 @@ func (c *PollConn) endMessage() error {
 // stop to wait for the Budget (errPollWait) and go on where it stopped.
 func (c *PollConn) inflate() error {
 	m := &c.msg
-	if m.dec == nil {
-		dec, err := c.recv.NextReader(m.first, &m.src)
+	inf := m.inf
+	if inf.dec == nil {
+		dec, err := c.recv.NextReader(inf.first, &inf.src)
 		if err != nil {
 			return err
 		}
-		m.dec = dec
+		inf.dec = dec
 	}
 	limit := c.maxMessage()
-	o := &m.out
+	o := &inf.out
 	for {
 		if n := len(o.b); n == cap(o.b) {
 			if err := o.grow(c, bufpool.ClassSize(n+growSize(n, cap(o.b), 0, true, limit)), m.raw.held); err != nil {
 				return err
 			}
 		}
-		n, err := m.dec.Read(o.b[len(o.b):cap(o.b)])
+		n, err := inf.dec.Read(o.b[len(o.b):cap(o.b)])
 		o.b = o.b[:len(o.b)+n]
 		if int64(len(o.b)) > limit {
 			return ErrMessageTooBig
@@ -482,7 +487,7 @@ func (c *PollConn) inflate() error {
 		}
 	}
 	switch {
-	case len(m.src.p) > 0:
+	case len(inf.src.p) > 0:
 		return ErrTrailingData
 	case m.op == ws.OpText && !c.ep.cfg.SkipUTF8 && !ValidUTF8(o.b):
 		return ErrInvalidUTF8
@@ -511,7 +516,7 @@ func (c *PollConn) controlChunk(ch ws.Chunk) error {
 	if ch.First {
 		c.ctl, c.ctlN = new([ws.MaxControlPayload]byte), 0
 	}
-	c.ctlN += copy(c.ctl[c.ctlN:], ch.Payload)
+	c.ctlN += int32(copy(c.ctl[c.ctlN:], ch.Payload))
 	if c.fleft > 0 {
 		return nil
 	}

@@ -18,27 +18,24 @@ import (
 
 // pollTimer is a connection's deadlines, 0 when unset.
 type pollTimer struct {
-	heap int32         // 1 + index in the loop's heap, 0 when not in it
-	at   time.Duration // the earliest of the deadlines below, in the heap
+	heap     int32         // 1 + index in the loop's heap, 0 when not in it
+	awaiting bool          // the keepalive ping's answer has not come
+	at       time.Duration // the earliest of the deadlines below, in the heap
 
-	hsAt     time.Duration // the request head must be in (Upgrader.Timeout)
-	msgAt    time.Duration // the message being read must be in (MessageTimeout)
+	readAt   time.Duration // the request head (Upgrader.Timeout), or the message being read (MessageTimeout), must be in
 	closeAt  time.Duration // the peer's close, or its end of TCP, must be in (CloseTimeout)
-	writeAt  time.Duration // look whether writing has moved (WriteTimeout)
+	writeAt  time.Duration // writing must have moved (WriteTimeout); moved forward by every write
 	pingAt   time.Duration // look whether to ping, or whether the pong came (keepalive)
 	budgetAt time.Duration // look whether the Budget has the bytes
 
-	lastRead    time.Duration // when bytes last arrived
-	lastWrite   time.Duration // when bytes last left
-	pingSent    time.Duration // when the keepalive ping left
-	budgetDelay time.Duration // the next wait before looking at the Budget
-	awaiting    bool          // the keepalive ping's answer has not come
+	lastRead time.Duration // when bytes last arrived
+	pingSent time.Duration // when the keepalive ping left
 }
 
 // next returns the earliest deadline, 0 for none.
 func (t *pollTimer) next() time.Duration {
 	var at time.Duration
-	for _, d := range [...]time.Duration{t.hsAt, t.msgAt, t.closeAt, t.writeAt, t.pingAt, t.budgetAt} {
+	for _, d := range [...]time.Duration{t.readAt, t.closeAt, t.writeAt, t.pingAt, t.budgetAt} {
 		if d != 0 && (at == 0 || d < at) {
 			at = d
 		}
@@ -58,10 +55,9 @@ func (c *PollConn) rearm() {
 // onTimer acts on the deadlines that have passed at now (loop).
 func (c *PollConn) onTimer(now time.Duration) {
 	t := &c.timer
-	cfg := &c.ep.cfg
 	due := func(at time.Duration) bool { return at != 0 && now >= at }
 	switch {
-	case due(t.hsAt):
+	case due(t.readAt) && c.rs == rsHandshake:
 		c.finish(errors.Join(ErrAbnormalClosure, os.ErrDeadlineExceeded))
 		return
 	case due(t.closeAt):
@@ -71,15 +67,12 @@ func (c *PollConn) onTimer(now time.Duration) {
 			c.finish(errors.Join(ErrAbnormalClosure, ErrCloseTimeout))
 		}
 		return
-	case due(t.writeAt) && now-t.lastWrite >= cfg.WriteTimeout:
+	case due(t.writeAt):
 		c.finish(errors.Join(ErrAbnormalClosure, os.ErrDeadlineExceeded))
 		return
 	}
-	if due(t.writeAt) {
-		t.writeAt = t.lastWrite + cfg.WriteTimeout
-	}
-	if due(t.msgAt) {
-		t.msgAt = 0
+	if due(t.readAt) {
+		t.readAt = 0
 		if c.msg.op != 0 && c.rs == rsFrames {
 			c.fail(ErrMessageTimeout)
 		}

@@ -34,10 +34,10 @@ func (c *PollConn) handshake(p []byte) {
 			}
 			return
 		case ep != nil:
-			accepted := c.timer.hsAt - l.s.hsEP.hsTimeout
-			c.ep, c.timer.hsAt = ep, 0
+			accepted := c.timer.readAt - l.s.hsEP.hsTimeout
+			c.ep, c.timer.readAt = ep, 0
 			if ep.hsTimeout > 0 {
-				c.timer.hsAt = accepted + ep.hsTimeout
+				c.timer.readAt = accepted + ep.hsTimeout
 			}
 			c.rearm()
 		}
@@ -115,8 +115,8 @@ func (c *PollConn) writeHandshake(resp []byte, closeAfter bool) bool {
 	c.q.take(c, len(rest))
 	c.mu.Unlock()
 	c.wsegs = append(c.wsegs, pollSeg{b: rest, close: closeAfter})
-	c.blocked = err == errWouldBlock
-	if !c.blocked {
+	c.flags.blocked = err == errWouldBlock
+	if !c.flags.blocked {
 		c.writeOut()
 	}
 	return c.fd >= 0
@@ -128,7 +128,9 @@ func (c *PollConn) writeHandshake(resp []byte, closeAfter bool) bool {
 func (c *PollConn) upgraded(hs ws.Handshake) {
 	l := c.loop
 	cfg := &c.ep.cfg
-	c.protocol, c.extensions = hs.Protocol, hs.Extensions
+	if hs.Protocol != "" || hs.Extensions != nil {
+		c.hs = &pollHandshake{protocol: hs.Protocol, extensions: hs.Extensions}
+	}
 	if cfg.Extension != nil {
 		recv, send, err := cfg.Extension.Bind(ws.ServerSide, hs.Extensions)
 		if err != nil {
@@ -144,8 +146,8 @@ func (c *PollConn) upgraded(hs ws.Handshake) {
 	if c.recv != nil {
 		c.ps.Rsv = c.recv.Rsv()
 	}
-	c.rs, c.opened = rsFrames, true
-	c.timer.hsAt = 0
+	c.rs, c.flags.opened = rsFrames, true
+	c.timer.readAt = 0
 	c.timer.lastRead = l.now
 	if cfg.PingInterval > 0 {
 		c.timer.pingAt = l.now + cfg.PingInterval

@@ -29,13 +29,13 @@ const (
 type pollQueue struct {
 	segs    []pollSeg    // taken from the chunks, in order
 	open    *bufpool.Buf // the chunk frames are appended to, nil when none
-	mark    int          // open.B[:mark] is in segs already
-	pend    pollSeg      // what open.B[mark:] holds: its messages
-	lastRef bool         // the last message queued ended in segs, not in open
-	chunk   int          // capacity of the next chunk
+	pend    pollPend     // what open.B[mark:] holds: its messages
 	bytes   int64        // frame bytes queued and not yet written (OutboundBytes, Budget)
 	payload int64        // payload bytes of the messages queued (Buffered)
 	credit  int64        // Budget bytes taken for the message being queued, not used yet
+	mark    int32        // open.B[:mark] is in segs already
+	chunk   int32        // capacity of the next chunk
+	lastRef bool         // the last message queued ended in segs, not in open
 	forced  bool         // holds a message the Budget had no room for (OverflowBlock)
 	discard bool         // the writer drops what it has not begun (Drop, overflow)
 	sched   bool         // the connection is on its loop's list
@@ -49,6 +49,13 @@ type pollSeg struct {
 	msgs    int32          // messages that end here
 	close   bool           // our close frame
 	done    []chan<- error // Message.Done of the messages that end here
+}
+
+// pollPend is what a run counts of the messages that end in it.
+type pollPend struct {
+	payload int64
+	msgs    int32
+	done    []chan<- error
 }
 
 // costLocked returns the bytes queueing m adds to the queue at most, as
@@ -89,8 +96,8 @@ func (q *pollQueue) space(c *PollConn, n int) []byte {
 		q.open = nil
 	}
 	if q.open == nil {
-		size := bufpool.ClassSize(max(n, q.chunk, firstChunk))
-		q.chunk = min(2*size, maxChunk)
+		size := bufpool.ClassSize(max(n, int(q.chunk), firstChunk))
+		q.chunk = int32(min(2*size, maxChunk))
 		q.open, q.mark = bufpool.Get(size), 0
 		q.open.B = q.open.B[:0]
 	}
@@ -112,14 +119,15 @@ func (q *pollQueue) copyIn(c *PollConn, p []byte) {
 
 // seal makes what the open chunk holds beyond the runs a run of its own.
 func (q *pollQueue) seal() {
-	if q.open == nil || len(q.open.B) == q.mark {
+	if q.open == nil || len(q.open.B) == int(q.mark) {
 		return
 	}
 	q.open.Retain()
-	s := q.pend
-	s.b, s.buf = q.open.B[q.mark:len(q.open.B):len(q.open.B)], q.open
-	q.segs = append(q.segs, s)
-	q.mark, q.pend = len(q.open.B), pollSeg{}
+	q.segs = append(q.segs, pollSeg{
+		b:   q.open.B[q.mark:len(q.open.B):len(q.open.B)],
+		buf: q.open, payload: q.pend.payload, msgs: q.pend.msgs, done: q.pend.done,
+	})
+	q.mark, q.pend = int32(len(q.open.B)), pollPend{}
 }
 
 // ref puts p in the queue as it is; buf, when not nil, is the pooled
@@ -136,15 +144,20 @@ func (q *pollQueue) ref(c *PollConn, p []byte, buf *bufpool.Buf) {
 
 // endMessage records a message whose last byte was just queued.
 func (q *pollQueue) endMessage(payload int, done chan<- error) {
-	s := &q.pend
-	if q.lastRef {
-		s = &q.segs[len(q.segs)-1]
-	}
-	s.payload += int64(payload)
-	s.msgs++
 	q.payload += int64(payload)
+	if q.lastRef {
+		s := &q.segs[len(q.segs)-1]
+		s.payload += int64(payload)
+		s.msgs++
+		if done != nil {
+			s.done = append(s.done, done)
+		}
+		return
+	}
+	q.pend.payload += int64(payload)
+	q.pend.msgs++
 	if done != nil {
-		s.done = append(s.done, done)
+		q.pend.done = append(q.pend.done, done)
 	}
 }
 
@@ -292,7 +305,7 @@ func (q *pollQueue) idle() {
 		return
 	}
 	q.forced, q.chunk = false, 0
-	if q.open != nil && len(q.open.B) == q.mark {
+	if q.open != nil && len(q.open.B) == int(q.mark) {
 		q.open.Release()
 		q.open, q.mark = nil, 0
 	}
@@ -303,7 +316,7 @@ func (q *pollQueue) idle() {
 func (c *PollConn) flush() {
 	c.mu.Lock()
 	c.q.sched = false
-	kill := c.kill
+	killed := c.killed
 	if c.q.discard {
 		c.q.discard = false
 		keep := 0
@@ -320,8 +333,8 @@ func (c *PollConn) flush() {
 	c.q.segs = c.q.segs[:0]
 	closing := c.phase >= phaseQueued
 	c.mu.Unlock()
-	if kill != nil {
-		c.finish(kill)
+	if killed {
+		c.finish(nil) // Err says why
 		return
 	}
 	if closing && c.timer.closeAt == 0 {
@@ -330,7 +343,7 @@ func (c *PollConn) flush() {
 		c.timer.closeAt = c.loop.now + c.ep.cfg.CloseTimeout
 		c.rearm()
 	}
-	if !c.blocked {
+	if !c.flags.blocked {
 		c.writeOut()
 	}
 }
@@ -354,13 +367,16 @@ func (c *PollConn) writeOut() {
 		clear(iov)
 		if n > 0 {
 			c.bytesOut.Add(int64(n))
-			c.timer.lastWrite = l.now
 			closed, drained = c.wrote(n)
+			if c.timer.writeAt != 0 {
+				// Progress: the heap entry stays where it is, and the
+				// loop looks at the new deadline when the old one comes.
+				c.timer.writeAt = l.now + c.ep.cfg.WriteTimeout
+			}
 		}
 		if err == errWouldBlock {
-			c.blocked = true
+			c.flags.blocked = true
 			if c.ep.cfg.WriteTimeout > 0 && c.timer.writeAt == 0 {
-				c.timer.lastWrite = l.now
 				c.timer.writeAt = l.now + c.ep.cfg.WriteTimeout
 				c.rearm()
 			}
@@ -371,7 +387,7 @@ func (c *PollConn) writeOut() {
 			return
 		}
 	}
-	if !c.blocked {
+	if !c.flags.blocked {
 		c.timer.writeAt = 0
 	}
 	switch {
@@ -388,9 +404,9 @@ func (c *PollConn) writeOut() {
 func (c *PollConn) wrote(n int) (closed, drained bool) {
 	done := 0
 	for done < len(c.wsegs) {
-		left := len(c.wsegs[done].b) - c.woff
+		left := len(c.wsegs[done].b) - int(c.woff)
 		if n < left {
-			c.woff += n
+			c.woff += int32(n)
 			break
 		}
 		n -= left
