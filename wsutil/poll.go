@@ -98,8 +98,9 @@ type pollEndpoint struct {
 	err       error         // why the handler cannot serve, if it cannot
 }
 
-// pollReadSize is the size of a loop's read buffer.
-const pollReadSize = 64 << 10
+// pollReadSize is the size of a loop's read buffer: a 64 KiB message and
+// its header arrive in one read, and go to OnMessage where they lie.
+const pollReadSize = 128 << 10
 
 // notFound answers a request that no handler serves, with 404, or with
 // the error that a malformed request deserves.

@@ -27,7 +27,7 @@ type pollLoop struct {
 	s       *PollServer
 	epfd    int
 	efd     int                // eventfd: a write wakes the loop
-	rbuf    *bufpool.Buf       // the read buffer; set once, owned by the loop
+	rbuf    *bufpool.Buf       // the read buffer, replaced when Send keeps a message in it; owned by the loop
 	conns   []*PollConn        // by file descriptor; owned by the loop
 	events  []unix.EpollEvent  // owned by the loop
 	iov     [][]byte           // scratch for writev; owned by the loop

@@ -142,6 +142,12 @@ func (c *PollConn) pump() {
 			// and no edge will announce it again (edge-triggered).
 			c.flags.readble = n == len(p) || c.flags.hup
 			c.handle(src, p[:n])
+			if src != nil && src.Shared() {
+				// Send keeps a message that lies in it: read into
+				// another from now on.
+				l.rbuf.Release()
+				l.rbuf = bufpool.Get(pollReadSize)
+			}
 			continue
 		}
 		c.flags.readble = false

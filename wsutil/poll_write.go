@@ -65,11 +65,14 @@ func (q *pollQueue) costLocked(m Message) int64 {
 }
 
 // byReference reports whether m's payload goes in the queue as it is,
-// rather than copied: large, not compressed, and not in the loop's read
-// buffer, which the loop reuses.
+// rather than copied: large and not compressed. A payload in a pooled
+// buffer (a received message) keeps its buffer alive until written, and
+// the queue counts the payload, not the buffer: the payload must fill half
+// of it at least, as a size class does (the loop's read buffer holds many
+// smaller messages).
 func byReference(c *PollConn, m Message) bool {
 	return len(m.Payload) >= byRef && (c.send == nil || m.NoCompress) && m.prep == nil &&
-		c.ep.cfg.FragmentSize <= 0 && (m.buf == nil || m.buf != c.loop.rbuf)
+		c.ep.cfg.FragmentSize <= 0 && (m.buf == nil || len(m.Payload) >= cap(m.buf.B)/2)
 }
 
 // take counts n bytes in the queue: from the credit of the message being
