@@ -40,6 +40,22 @@ func (b *Budget) cancelWait(w *budgetWaiter) {
 	}
 }
 
+// hold adds n bytes to what waiter w holds, while it waits: input the
+// connection took in and keeps until it reads on. Bytes held by waiters
+// only are a deadlock that grantLocked breaks.
+func (b *Budget) hold(w *budgetWaiter, n int64) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for _, x := range b.waiters {
+		if x == w {
+			w.held += n
+			b.waitHeld += n
+			b.breakDeadlockLocked()
+			return
+		}
+	}
+}
+
 // force takes n bytes whatever is left: for what a connection has taken
 // in already (a message admitted beyond the limits under OverflowBlock,
 // input read before it had to stop).

@@ -419,7 +419,11 @@ func (c *PollConn) fail(err error) {
 		return
 	}
 	c.rs = rsDrain
+	// What was read is discarded: its Budget bytes go back now, not
+	// after the drain, so that the connections still waiting for them
+	// (a refusal by the deadlock breaking, say) go on at once.
 	c.msg.release(c)
+	c.releaseInput()
 	c.paused = 0 // draining reads whatever happens
 	c.endWait()
 	c.mu.Lock()

@@ -249,17 +249,25 @@ func (c *PollConn) waitInside() {
 // already.
 func (c *PollConn) keep(src *bufpool.Buf, own bool, carry, raw []byte) {
 	c.carry = int32(len(carry))
-	if own {
-		c.pend, c.pendOf = src, int32(len(src.B)-len(carry)-len(raw))
-		return
-	}
 	n := len(carry) + len(raw)
-	b := bufpool.Get(n)
-	copy(b.B, carry)
-	copy(b.B[len(carry):], raw)
-	c.pend, c.pendOf = b, 0
-	// Within InboundBytes (the read size); counted all the same.
-	c.ep.cfg.Budget.force(int64(cap(b.B)))
+	switch {
+	case own:
+		c.pend, c.pendOf = src, int32(len(src.B)-n)
+	case n == 0:
+		return // nothing left to keep
+	default:
+		b := bufpool.Get(n)
+		copy(b.B, carry)
+		copy(b.B[len(carry):], raw)
+		c.pend, c.pendOf = b, 0
+		// Within InboundBytes (the read size); counted all the same.
+		c.ep.cfg.Budget.force(int64(cap(b.B)))
+	}
+	if c.wait != nil && c.wait.w != nil {
+		// Held while the connection waits: the Budget's deadlock
+		// breaking must see it as the waiter's.
+		c.ep.cfg.Budget.hold(c.wait.w, int64(cap(c.pend.B)))
+	}
 }
 
 // releaseInput gives back the pending input and a partial request head.
@@ -294,6 +302,12 @@ func (c *PollConn) resume(r pauseReason) {
 		c.consumePending()
 	}
 	c.pump()
+	if c.wait != nil && c.wait.w == nil {
+		// The bytes came, but what needed them went on without (the
+		// pending input finished the frame, say): give them back, or
+		// the Budget would count them for ever.
+		c.endWait()
+	}
 }
 
 // consumePending handles the pending input (loop).
@@ -475,6 +489,23 @@ func (c *PollConn) inflate() error {
 	limit := c.maxMessage()
 	o := &inf.out
 	for {
+		if n := len(o.b); n == cap(o.b) && int64(n) >= limit {
+			// Full at the limit: only the end of the stream may follow,
+			// which needs no room (a larger buffer might not fit in the
+			// Budget at all).
+			var probe [1]byte
+			k, err := inf.dec.Read(probe[:])
+			switch {
+			case k > 0:
+				return ErrMessageTooBig
+			case err == io.EOF:
+			case err != nil:
+				return err
+			default:
+				continue
+			}
+			break
+		}
 		if n := len(o.b); n == cap(o.b) {
 			if err := o.grow(c, bufpool.ClassSize(n+growSize(n, cap(o.b), 0, true, limit)), m.raw.held); err != nil {
 				return err
