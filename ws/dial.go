@@ -84,12 +84,25 @@ type Dialer struct {
 	// 0 means no bound beyond the context's.
 	Timeout time.Duration
 
-	// Proxy returns the HTTP proxy to tunnel through with CONNECT, or nil
-	// for a direct connection; http.ProxyFromEnvironment fits. The request
-	// it gets has the URL of the server with the scheme http for ws and
-	// https for wss, so that HTTP_PROXY and HTTPS_PROXY apply as for HTTP.
-	// nil means no proxy.
+	// Proxy returns the proxy to tunnel through, or nil for a direct
+	// connection; http.ProxyFromEnvironment fits. The request it gets has
+	// the URL of the server with the scheme http for ws and https for wss,
+	// so that HTTP_PROXY, HTTPS_PROXY and NO_PROXY apply as for HTTP. An
+	// http:// proxy is asked for a tunnel with CONNECT; an https:// proxy
+	// too, over TLS to the proxy (checked against TLSConfig, with the
+	// proxy's host name). Any other scheme (socks5, socks5h) needs
+	// ProxyTunnel. Credentials in the proxy URL's userinfo go to the
+	// proxy, never to the server. nil means no proxy.
 	Proxy func(*http.Request) (*url.URL, error)
+
+	// ProxyTunnel opens the tunnel to addr ("host:port" of the server)
+	// over conn, a fresh connection to a proxy whose scheme Dial does not
+	// speak itself: package wsproxy's SOCKS5 speaks socks5 and socks5h. It
+	// returns the connection that carries the tunnel. ctx is Dial's; conn
+	// is closed by Dial when ProxyTunnel fails. nil means only http and
+	// https proxies are used, and another scheme fails with
+	// ErrProxyScheme.
+	ProxyTunnel func(ctx context.Context, conn net.Conn, proxy *url.URL, addr string) (net.Conn, error)
 
 	// MaxHeaderBytes bounds the size of the response head, and of the
 	// proxy's answer to CONNECT. A head that does not fit fails with
@@ -195,7 +208,7 @@ func (d *Dialer) Dial(ctx context.Context, urlstr string) (net.Conn, Handshake, 
 func (d *Dialer) open(ctx context.Context, raw net.Conn, t target, proxy *url.URL, req []byte, key string) (net.Conn, Handshake, error) {
 	conn := raw
 	if proxy != nil {
-		c, err := d.connect(ctx, conn, proxy, t.addr)
+		c, err := d.tunnel(ctx, conn, proxy, t.addr)
 		if err != nil {
 			return nil, Handshake{}, err
 		}
@@ -369,8 +382,9 @@ func basicAuth(user, pass string) string {
 	return base64.StdEncoding.EncodeToString([]byte(user + ":" + pass))
 }
 
-// tlsConfig returns the TLS configuration for a wss connection to
-// hostname: a clone of d.TLSConfig, never the caller's value.
+// tlsConfig returns the TLS configuration for a wss connection, or an
+// https proxy, at hostname: a clone of d.TLSConfig, never the caller's
+// value.
 func (d *Dialer) tlsConfig(hostname string) *tls.Config {
 	var cfg *tls.Config
 	if d.TLSConfig != nil {

@@ -28,16 +28,15 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
+	"github.com/sluice-ws/sluice/internal/wstest"
 	"github.com/sluice-ws/sluice/ws"
 )
 
-// dialTestWait bounds every network test of this file.
-const dialTestWait = 10 * time.Second
-
+// dialTestContext bounds a network test of this file: it ends with the
+// test or at the run's deadline (wstest.Deadline), which only a hang
+// reaches.
 func dialTestContext(t *testing.T) context.Context {
-	ctx, cancel := context.WithTimeout(t.Context(), dialTestWait)
-	t.Cleanup(cancel)
-	return ctx
+	return wstest.Context(t, "a dial of "+t.Name())
 }
 
 // dialTestServer is a TCP listener on 127.0.0.1 whose connections a handler
@@ -149,7 +148,7 @@ func dialTestUpgrade(req *http.Request) string {
 // dialTestRead reads the first frame the server sent after the handshake.
 func dialTestRead(t *testing.T, conn net.Conn, hs ws.Handshake) ws.Frame {
 	t.Helper()
-	require.NoError(t, conn.SetReadDeadline(time.Now().Add(dialTestWait)))
+	require.NoError(t, conn.SetReadDeadline(wstest.Deadline(t)))
 	f, err := ws.ReadFrame(io.MultiReader(bytes.NewReader(hs.Buffered), conn), 1<<10)
 	require.NoError(t, err)
 	return f
@@ -161,14 +160,14 @@ func dialTestRecv[T any](t *testing.T, c <-chan T) T {
 	select {
 	case v := <-c:
 		return v
-	case <-time.After(dialTestWait):
-		require.FailNow(t, "nothing received")
+	case <-wstest.After(t):
+		require.FailNow(t, wstest.Expired(t, "a value on the channel").Error())
 		var zero T
 		return zero
 	}
 }
 
-// dialTestTLS is a self-signed certificate for 127.0.0.1, ws.example.com
+// dialTestTLS is a self-signed certificate for 127.0.0.1, ws.example.com, proxy.example.com
 // and ws.example.test, and a pool that trusts it.
 var dialTestTLS = sync.OnceValue(func() (c struct {
 	cert  tls.Certificate
@@ -189,7 +188,7 @@ var dialTestTLS = sync.OnceValue(func() (c struct {
 		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
 		BasicConstraintsValid: true,
 		IsCA:                  true,
-		DNSNames:              []string{"ws.example.com", "ws.example.test"},
+		DNSNames:              []string{"ws.example.com", "ws.example.test", "proxy.example.com"},
 		IPAddresses:           []net.IP{net.IPv4(127, 0, 0, 1)},
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
@@ -315,6 +314,21 @@ func TestDialPlain(t *testing.T) {
 	for _, h := range []string{"Origin", "Sec-WebSocket-Protocol", "Sec-WebSocket-Extensions", "Authorization"} {
 		assert.Empty(t, req.Header.Values(h), h)
 	}
+}
+
+// TestDialResponseHeader checks that the fields of the 101 response reach
+// Handshake.Header, repeated ones and folded ones included.
+func TestDialResponseHeader(t *testing.T) {
+	t.Parallel()
+	srv, _ := dialTestWS(t, nil, false, func(req *http.Request) string {
+		return dialTest101(req, "Set-Cookie: a=1\r\n", "set-cookie: b=2; Path=/\r\n", "X-Folded: one,\r\n two\r\n") + string(dialTestHello)
+	})
+	conn, hs, err := (&ws.Dialer{}).Dial(dialTestContext(t), "ws://"+srv.addr+"/")
+	require.NoError(t, err)
+	defer conn.Close()
+	assert.Equal(t, []string{"a=1", "b=2; Path=/"}, hs.Header.Values("Set-Cookie"))
+	assert.Equal(t, "one,   two", hs.Header.Get("X-Folded"), "each byte of the fold becomes a space")
+	assert.Equal(t, "websocket", hs.Header.Get("Upgrade"))
 }
 
 func TestDialSchemes(t *testing.T) {
@@ -830,14 +844,16 @@ func TestDialHandshakeErrorStalledBody(t *testing.T) {
 	srv, _ := dialTestWS(t, nil, false, func(*http.Request) string {
 		return "HTTP/1.1 401 Unauthorized\r\nContent-Length: 100\r\n\r\npartial"
 	})
-	d := ws.Dialer{Timeout: 300 * time.Millisecond}
+	// The head must arrive within Timeout; the stalled body must not
+	// hold Dial beyond it.
+	d := ws.Dialer{Timeout: wstest.Slow(300 * time.Millisecond)}
 	start := time.Now()
 	_, _, err := d.Dial(dialTestContext(t), "ws://"+srv.addr+"/")
 	var he *ws.HandshakeError
 	require.ErrorAs(t, err, &he)
 	assert.Equal(t, 401, he.StatusCode)
 	assert.Equal(t, "partial", string(he.Body))
-	assert.Less(t, time.Since(start), 3*time.Second)
+	assert.Less(t, time.Since(start), d.Timeout+wstest.Slow(3*time.Second))
 }
 
 // TestDialBuffered checks that frames that arrive in the same read as the
@@ -995,7 +1011,7 @@ func TestDialCancel(t *testing.T) {
 			start := time.Now()
 			err := dialTestRecv(t, done)
 			require.ErrorIs(t, err, context.Canceled)
-			assert.Less(t, time.Since(start), 2*time.Second)
+			assert.Less(t, time.Since(start), wstest.Slow(2*time.Second), "cancelling stops the dial at once")
 			if len(tr.conns) > 0 {
 				tr.requireAllClosed(t)
 			}
@@ -1028,7 +1044,7 @@ func TestDialTimeout(t *testing.T) {
 			elapsed := time.Since(start)
 			require.ErrorIs(t, err, context.DeadlineExceeded)
 			assert.GreaterOrEqual(t, elapsed, 150*time.Millisecond)
-			assert.Less(t, elapsed, 3*time.Second)
+			assert.Less(t, elapsed, wstest.Slow(3*time.Second), "the timeout stops the dial")
 			tr.requireAllClosed(t)
 		})
 	}

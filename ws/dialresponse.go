@@ -127,7 +127,7 @@ func (d *Dialer) checkResponse(resp *respHead, key string) (Handshake, error) {
 	if nProto > 1 || nProto == 1 && !slices.Contains(d.Protocols, string(proto)) {
 		return Handshake{}, ErrResponseProtocol
 	}
-	hs := Handshake{Protocol: string(proto), Extensions: cloneOptions(exts)}
+	hs := Handshake{Protocol: string(proto), Extensions: cloneOptions(exts), Header: resp.header()}
 	if d.OnExtensions != nil {
 		if err := d.OnExtensions(hs.Extensions); err != nil {
 			return Handshake{}, fmt.Errorf("ws: extensions refused: %w", err)

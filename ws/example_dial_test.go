@@ -15,57 +15,34 @@ import (
 	"github.com/sluice-ws/sluice/ws"
 )
 
-// startExampleDialServer starts a one-connection WebSocket server on a
-// loopback port: it accepts the first subprotocol offered, sends a text
-// frame and closes. It stands in for a real server so that the examples run
-// offline.
-func startExampleDialServer() (addr string, stop func()) {
+// A client dials a server, here one running in the example on a loopback
+// port: it accepts the first subprotocol offered and greets the client.
+func ExampleDialer_Dial() {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		panic(err)
+		fmt.Println(err)
+		return
 	}
-	done := make(chan struct{})
+	defer ln.Close()
 	go func() {
-		defer close(done)
-		c, err := ln.Accept()
+		conn, err := ln.Accept()
 		if err != nil {
 			return
 		}
-		defer c.Close()
-		exampleServe(c)
+		defer conn.Close()
+		u := ws.Upgrader{Protocol: func([]byte) bool { return true }, CheckOrigin: ws.AnyOrigin}
+		if _, err := u.Upgrade(conn); err == nil {
+			_ = ws.WriteFrame(conn, ws.NewTextFrame([]byte("hello")))
+		}
 	}()
-	return ln.Addr().String(), func() { ln.Close(); <-done }
-}
 
-// exampleServe answers one handshake on c and sends "hello".
-func exampleServe(c net.Conn) {
-	req, err := http.ReadRequest(bufio.NewReader(c))
-	if err != nil {
-		return
-	}
-	resp := []byte("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ")
-	resp = ws.AppendAccept(resp, []byte(req.Header.Get("Sec-WebSocket-Key")))
-	if p := req.Header.Get("Sec-WebSocket-Protocol"); p != "" {
-		first, _, _ := bytes.Cut([]byte(p), []byte(","))
-		resp = append(append(append(resp, "\r\nSec-WebSocket-Protocol: "...), first...), "\r\n\r\n"...)
-	} else {
-		resp = append(resp, "\r\n\r\n"...)
-	}
-	resp = ws.AppendFrame(resp, ws.NewTextFrame([]byte("hello")))
-	_, _ = c.Write(resp)
-}
-
-func ExampleDialer_Dial() {
-	addr, stop := startExampleDialServer()
-	defer stop()
-
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	d := ws.Dialer{
 		Protocols: []string{"chat.v2", "chat.v1"},
 		Origin:    "https://example.com",
 	}
-	conn, hs, err := d.Dial(ctx, "ws://"+addr+"/chat")
+	conn, hs, err := d.Dial(ctx, "ws://"+ln.Addr().String()+"/chat")
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -87,11 +64,26 @@ func ExampleDialer_Dial() {
 	// text: hello
 }
 
+// Dial uses DefaultDialer, which honours the proxy environment variables.
 func ExampleDial() {
-	addr, stop := startExampleDialServer()
-	defer stop()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer ln.Close()
+	go func() {
+		conn, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer conn.Close()
+		if _, err := (&ws.Upgrader{}).Upgrade(conn); err == nil {
+			_ = ws.WriteFrame(conn, ws.NewTextFrame([]byte("hello")))
+		}
+	}()
 
-	conn, hs, err := ws.Dial(context.Background(), "ws://"+addr+"/")
+	conn, hs, err := ws.Dial(context.Background(), "ws://"+ln.Addr().String()+"/")
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -106,14 +98,17 @@ func ExampleDial() {
 	// Output: hello
 }
 
+// Upgrade runs the handshake on a connection the caller opened: here an
+// in-memory pipe, whose other end plays the server.
 func ExampleDialer_Upgrade() {
-	// The caller owns the transport: here an in-memory pipe, whose other
-	// end plays the server.
 	client, server := net.Pipe()
 	defer client.Close()
 	go func() {
 		defer server.Close()
-		exampleServe(server)
+		u := ws.Upgrader{Protocols: []string{"chat"}}
+		if _, err := u.Upgrade(server); err == nil {
+			_ = ws.WriteFrame(server, ws.NewTextFrame([]byte("hello")))
+		}
 	}()
 
 	d := ws.Dialer{Protocols: []string{"chat"}}
@@ -132,8 +127,51 @@ func ExampleDialer_Upgrade() {
 	// Output: chat hello
 }
 
+// A Dialer is configuration: this one reaches a server by an address of
+// its choosing (NetDial, here an in-memory pipe) while the URL still names
+// the Host header, offers a subprotocol and sends a token.
+func ExampleDialer() {
+	d := ws.Dialer{
+		NetDial: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			client, server := net.Pipe()
+			go func() {
+				defer server.Close()
+				u := ws.Upgrader{
+					Protocols: []string{"feed.v1"},
+					OnHeader: func(key, value []byte) error {
+						if string(key) == "Authorization" {
+							fmt.Printf("server sees %s: %s\n", key, value)
+						}
+						return nil
+					},
+					OnHost: func(host []byte) error {
+						fmt.Printf("server sees Host: %s (dialled %s)\n", host, addr)
+						return nil
+					},
+				}
+				_, _ = u.Upgrade(server)
+			}()
+			return client, nil
+		},
+		Header:    http.Header{"Authorization": {"Bearer s3cr3t"}},
+		Protocols: []string{"feed.v1"},
+		Timeout:   time.Minute,
+	}
+	conn, hs, err := d.Dial(context.Background(), "ws://feed.example.com/live")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer conn.Close()
+	fmt.Println("protocol:", hs.Protocol)
+	// Output:
+	// server sees Host: feed.example.com (dialled feed.example.com:80)
+	// server sees Authorization: Bearer s3cr3t
+	// protocol: feed.v1
+}
+
+// A server that refuses the handshake: the error carries its answer.
 func ExampleHandshakeError() {
-	// A server that refuses the handshake.
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		fmt.Println(err)
@@ -160,6 +198,12 @@ func ExampleHandshakeError() {
 	// Output:
 	// 401 Unauthorized
 	// token missing
+}
+
+func ExampleHandshakeError_Error() {
+	err := &ws.HandshakeError{StatusCode: 404, Status: "404 Not Found", Body: []byte("no such room")}
+	fmt.Println(err)
+	// Output: ws: handshake failed: server answered 404 Not Found
 }
 
 func ExampleGenerateKey() {

@@ -12,20 +12,18 @@ import (
 	"github.com/sluice-ws/sluice/ws"
 )
 
-// exampleRequest is the opening handshake of RFC 6455 §1.2, with a
-// subprotocol offer.
-const exampleRequest = "GET /chat HTTP/1.1\r\n" +
-	"Host: server.example.com\r\n" +
-	"Upgrade: websocket\r\n" +
-	"Connection: Upgrade\r\n" +
-	"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n" +
-	"Sec-WebSocket-Protocol: chat, superchat\r\n" +
-	"Sec-WebSocket-Version: 13\r\n" +
-	"\r\n"
-
 // A server upgrades a connection, here one end of a net.Pipe, and greets
 // the client with a text frame.
 func ExampleUpgrader_Upgrade() {
+	// The opening handshake of RFC 6455 §1.2, with a subprotocol offer.
+	const request = "GET /chat HTTP/1.1\r\n" +
+		"Host: server.example.com\r\n" +
+		"Upgrade: websocket\r\n" +
+		"Connection: Upgrade\r\n" +
+		"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n" +
+		"Sec-WebSocket-Protocol: chat, superchat\r\n" +
+		"Sec-WebSocket-Version: 13\r\n" +
+		"\r\n"
 	server, client := net.Pipe()
 	defer client.Close()
 
@@ -42,7 +40,7 @@ func ExampleUpgrader_Upgrade() {
 		_ = ws.WriteFrame(server, ws.NewTextFrame([]byte("welcome")))
 	}()
 
-	if _, err := io.WriteString(client, exampleRequest); err != nil {
+	if _, err := io.WriteString(client, request); err != nil {
 		panic(err)
 	}
 	br := bufio.NewReader(client)
@@ -71,6 +69,15 @@ func ExampleUpgrader_Upgrade() {
 // Hooks look at the request as it is parsed; one that returns a
 // *RejectError chooses the HTTP answer.
 func ExampleUpgrader_Upgrade_hooks() {
+	// The opening handshake of RFC 6455 §1.2, with a subprotocol offer.
+	const request = "GET /chat HTTP/1.1\r\n" +
+		"Host: server.example.com\r\n" +
+		"Upgrade: websocket\r\n" +
+		"Connection: Upgrade\r\n" +
+		"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n" +
+		"Sec-WebSocket-Protocol: chat, superchat\r\n" +
+		"Sec-WebSocket-Version: 13\r\n" +
+		"\r\n"
 	u := ws.Upgrader{
 		OnRequest: func(uri []byte) error {
 			if string(uri) != "/live" {
@@ -79,7 +86,7 @@ func ExampleUpgrader_Upgrade_hooks() {
 			return nil
 		},
 	}
-	resp, _, err := u.UpgradeBuffer(nil, []byte(exampleRequest))
+	resp, _, err := u.UpgradeBuffer(nil, []byte(request))
 	fmt.Println(err)
 	fmt.Println(strings.SplitN(string(resp), "\r\n", 2)[0])
 	// Output:
@@ -90,9 +97,18 @@ func ExampleUpgrader_Upgrade_hooks() {
 // An event loop collects bytes as they arrive and calls UpgradeBuffer each
 // time, until the request head is complete.
 func ExampleUpgrader_UpgradeBuffer() {
+	// The opening handshake of RFC 6455 §1.2, with a subprotocol offer.
+	const request = "GET /chat HTTP/1.1\r\n" +
+		"Host: server.example.com\r\n" +
+		"Upgrade: websocket\r\n" +
+		"Connection: Upgrade\r\n" +
+		"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n" +
+		"Sec-WebSocket-Protocol: chat, superchat\r\n" +
+		"Sec-WebSocket-Version: 13\r\n" +
+		"\r\n"
 	var u ws.Upgrader
 	frame := "\x81\x85\x37\xfa\x21\x3d\x7f\x9f\x4d\x51\x58" // masked "Hello"
-	arrivals := []string{exampleRequest[:50], exampleRequest[50:] + frame}
+	arrivals := []string{request[:50], request[50:] + frame}
 
 	var in []byte
 	for _, chunk := range arrivals {
@@ -123,6 +139,15 @@ func ExampleUpgrader_UpgradeBuffer() {
 // A net/http handler upgrades the request it serves; here a client written
 // by hand talks to it over the loopback interface.
 func ExampleHTTPUpgrader_Upgrade() {
+	// The opening handshake of RFC 6455 §1.2, with a subprotocol offer.
+	const request = "GET /chat HTTP/1.1\r\n" +
+		"Host: server.example.com\r\n" +
+		"Upgrade: websocket\r\n" +
+		"Connection: Upgrade\r\n" +
+		"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n" +
+		"Sec-WebSocket-Protocol: chat, superchat\r\n" +
+		"Sec-WebSocket-Version: 13\r\n" +
+		"\r\n"
 	u := ws.HTTPUpgrader{Protocols: []string{"chat"}}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("X-Server", "sluice")
@@ -140,7 +165,7 @@ func ExampleHTTPUpgrader_Upgrade() {
 		panic(err)
 	}
 	defer conn.Close()
-	req := strings.Replace(exampleRequest, "server.example.com", srv.Listener.Addr().String(), 1)
+	req := strings.Replace(request, "server.example.com", srv.Listener.Addr().String(), 1)
 	if _, err := io.WriteString(conn, req); err != nil {
 		panic(err)
 	}
@@ -196,9 +221,30 @@ func ExampleSameOrigin() {
 // AnyOrigin suits endpoints that authenticate by token rather than by
 // cookie, so that any web page may connect.
 func ExampleAnyOrigin() {
+	// The opening handshake of RFC 6455 §1.2, with a subprotocol offer.
+	const request = "GET /chat HTTP/1.1\r\n" +
+		"Host: server.example.com\r\n" +
+		"Upgrade: websocket\r\n" +
+		"Connection: Upgrade\r\n" +
+		"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n" +
+		"Sec-WebSocket-Protocol: chat, superchat\r\n" +
+		"Sec-WebSocket-Version: 13\r\n" +
+		"\r\n"
 	u := ws.Upgrader{CheckOrigin: ws.AnyOrigin}
-	req := strings.Replace(exampleRequest, "\r\n\r\n", "\r\nOrigin: https://elsewhere.example\r\n\r\n", 1)
+	req := strings.Replace(request, "\r\n\r\n", "\r\nOrigin: https://elsewhere.example\r\n\r\n", 1)
 	_, _, err := u.UpgradeBuffer(nil, []byte(req))
 	fmt.Println(err)
 	// Output: <nil>
+}
+
+// RejectHTTP answers a refusal of your own, before Upgrade, the way
+// HTTPUpgrader answers its own: status, reason field and body.
+func ExampleRejectHTTP() {
+	rec := httptest.NewRecorder()
+	r := httptest.NewRequest(http.MethodGet, "/chat", nil)
+	if r.URL.Query().Get("token") == "" {
+		ws.RejectHTTP(rec, r, ws.Reject(http.StatusUnauthorized, "token required"))
+	}
+	fmt.Println(rec.Code, rec.Header().Get("X-WebSocket-Reject-Reason"))
+	// Output: 401 token required
 }

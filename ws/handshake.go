@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"crypto/sha1"
 	"encoding/base64"
+	"net/http"
 
 	"github.com/gobwas/httphead"
 )
@@ -22,6 +23,14 @@ type Handshake struct {
 	// in the common case. Read these bytes before reading from the
 	// connection again, or frames that arrived early are lost.
 	Buffered []byte
+	// Header holds the fields of the server's 101 response, on the client
+	// side (Set-Cookie among them), with canonical keys; nil on the server
+	// side.
+	Header http.Header
+	// Response is the 101 response a server has yet to write, when its
+	// Upgrader or HTTPUpgrader has DeferResponse set: write it before
+	// anything else (wsutil.NewConn does). nil otherwise.
+	Response []byte
 }
 
 // KeySize is the length of a Sec-WebSocket-Key value: the base64 encoding of

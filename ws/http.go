@@ -48,6 +48,11 @@ type HTTPUpgrader struct {
 	// r.Host when the request has an Origin field. nil means SameOrigin.
 	// The slices are valid only until the hook returns.
 	CheckOrigin func(origin, host []byte) error
+
+	// DeferResponse leaves the 101 response unwritten: Upgrade returns it
+	// in Handshake.Response for the caller to write before anything else
+	// (as Upgrader.DeferResponse). Timeout then does not apply.
+	DeferResponse bool
 }
 
 // httpHandshakeFields are the fields HTTPUpgrader checks, by canonical
@@ -105,7 +110,7 @@ func (u *HTTPUpgrader) Upgrade(w http.ResponseWriter, r *http.Request) (net.Conn
 		err = req.checkOrigin(u.CheckOrigin)
 	}
 	if err != nil {
-		writeHTTPReject(w, r, err)
+		RejectHTTP(w, r, err)
 		return nil, Handshake{}, err
 	}
 
@@ -140,6 +145,15 @@ func (u *HTTPUpgrader) Upgrade(w http.ResponseWriter, r *http.Request) (net.Conn
 	}
 
 	resp := appendSwitching(buf[len(buf):], req.key, hs.Protocol, hs.Extensions, w.Header())
+	if u.DeferResponse {
+		hs.Response = bytes.Clone(resp)
+		// Drops the deadlines the http.Server may have set.
+		if err := conn.SetDeadline(time.Time{}); err != nil {
+			conn.Close()
+			return nil, Handshake{}, fmt.Errorf("ws: upgrade: %w", err)
+		}
+		return conn, hs, nil
+	}
 	if t := handshakeTimeout(u.Timeout); t > 0 {
 		_ = conn.SetDeadline(time.Now().Add(t))
 	}
@@ -163,9 +177,12 @@ func appendValue(buf []byte, s string) ([]byte, []byte) {
 	return buf, buf[len(buf)-len(s) : len(buf) : len(buf)]
 }
 
-// writeHTTPReject answers a failed handshake through w, as appendReject
-// does on a raw connection.
-func writeHTTPReject(w http.ResponseWriter, r *http.Request, err error) {
+// RejectHTTP answers a refused handshake through w, as HTTPUpgrader.Upgrade
+// does: err's status when it is a *RejectError (400 Bad Request for any
+// other error), its fields, an X-WebSocket-Reject-Reason field and the
+// reason as body, and "Connection: close" on HTTP/1. Use it for checks of
+// your own before Upgrade.
+func RejectHTTP(w http.ResponseWriter, r *http.Request, err error) {
 	status, reason, fields := rejection(err)
 	h := w.Header()
 	for k, vs := range fields {

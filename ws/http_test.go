@@ -10,12 +10,15 @@ import (
 	"net/http/httptest"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/gobwas/httphead"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/sluice-ws/sluice/internal/wstest"
 )
 
 // TestHTTPUpgraderInvalid runs the invalid requests that reach a handler
@@ -127,10 +130,10 @@ func upServe(t *testing.T, u *HTTPUpgrader, wrap func(http.ResponseWriter) http.
 // upDial connects to srv, sends req in one write and reads the response.
 func upDial(t *testing.T, srv *httptest.Server, req []byte) (net.Conn, *bufio.Reader, *http.Response) {
 	t.Helper()
-	conn, err := net.DialTimeout("tcp", srv.Listener.Addr().String(), 5*time.Second)
+	conn, err := net.DialTimeout("tcp", srv.Listener.Addr().String(), wstest.Remaining(t))
 	require.NoError(t, err)
 	t.Cleanup(func() { conn.Close() })
-	require.NoError(t, conn.SetDeadline(time.Now().Add(5*time.Second)))
+	require.NoError(t, conn.SetDeadline(wstest.Deadline(t)))
 	_, err = conn.Write(req)
 	require.NoError(t, err)
 	br := bufio.NewReader(conn)
@@ -248,19 +251,36 @@ func TestHTTPUpgraderRejectOverNetwork(t *testing.T) {
 }
 
 // TestHTTPUpgraderServerTimeouts checks that the http.Server's read and
-// write timeouts do not reach the upgraded connection.
+// write timeouts do not reach the upgraded connection: the deadlines they
+// set on the connection are gone once Upgrade returns. It looks at the
+// deadlines themselves rather than waiting for short ones to pass, which a
+// loaded machine could reach before the 101 response is written.
 func TestHTTPUpgraderServerTimeouts(t *testing.T) {
 	t.Parallel()
-	const serverTimeout = 50 * time.Millisecond
 	u := HTTPUpgrader{Timeout: -1} // no deadline of its own to overwrite the server's
-	srv, done := upServe(t, &u, nil, func(s *http.Server) {
-		s.ReadTimeout, s.WriteTimeout = serverTimeout, serverTimeout
-	})
+	var conns deadlineConns
+	done := make(chan upServerResult, 1)
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		conn, _, err := u.Upgrade(w, r)
+		if err != nil {
+			done <- upServerResult{err: err}
+			return
+		}
+		defer conn.Close()
+		var res upServerResult
+		f, err := ReadFrame(bufio.NewReader(conn), 1<<10)
+		if res.err = err; err == nil {
+			res.payload = string(f.Payload)
+			res.err = WriteFrame(conn, NewTextFrame([]byte("hi")))
+		}
+		done <- res
+	}))
+	srv.Config.ReadTimeout, srv.Config.WriteTimeout = time.Hour, time.Hour
+	srv.Listener = &deadlineListener{Listener: srv.Listener, conns: &conns}
+	srv.Start()
+	t.Cleanup(srv.Close)
 	conn, br, resp := upDial(t, srv, upServerRequest(srv))
 	require.Equal(t, http.StatusSwitchingProtocols, resp.StatusCode)
-
-	// Send the frame well after the server's timeouts have passed.
-	<-time.After(4 * serverTimeout)
 	_, err := conn.Write(upFrame)
 	require.NoError(t, err)
 	f, err := ReadFrame(br, 1<<10)
@@ -269,6 +289,83 @@ func TestHTTPUpgraderServerTimeouts(t *testing.T) {
 	res := <-done
 	require.NoError(t, res.err)
 	assert.Equal(t, "Hello", res.payload)
+
+	dc := conns.only(t)
+	read, write, set := dc.deadlines()
+	assert.True(t, set, "the http.Server set no deadline: the test proves nothing")
+	assert.True(t, read.IsZero(), "read deadline left after Upgrade: %v", read)
+	assert.True(t, write.IsZero(), "write deadline left after Upgrade: %v", write)
+}
+
+// deadlineListener wraps the connections it accepts in deadlineConn.
+type deadlineListener struct {
+	net.Listener
+	conns *deadlineConns
+}
+
+func (l *deadlineListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	dc := &deadlineConn{Conn: c}
+	l.conns.add(dc)
+	return dc, nil
+}
+
+// deadlineConn remembers the deadlines last set on it.
+type deadlineConn struct {
+	net.Conn
+	mu          sync.Mutex
+	read, write time.Time
+	set         bool
+}
+
+func (c *deadlineConn) SetDeadline(t time.Time) error {
+	c.mu.Lock()
+	c.read, c.write, c.set = t, t, c.set || !t.IsZero()
+	c.mu.Unlock()
+	return c.Conn.SetDeadline(t)
+}
+
+func (c *deadlineConn) SetReadDeadline(t time.Time) error {
+	c.mu.Lock()
+	c.read, c.set = t, c.set || !t.IsZero()
+	c.mu.Unlock()
+	return c.Conn.SetReadDeadline(t)
+}
+
+func (c *deadlineConn) SetWriteDeadline(t time.Time) error {
+	c.mu.Lock()
+	c.write, c.set = t, c.set || !t.IsZero()
+	c.mu.Unlock()
+	return c.Conn.SetWriteDeadline(t)
+}
+
+func (c *deadlineConn) deadlines() (read, write time.Time, set bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.read, c.write, c.set
+}
+
+// deadlineConns collects the connections an http.Server serves.
+type deadlineConns struct {
+	mu    sync.Mutex
+	conns []*deadlineConn
+}
+
+func (d *deadlineConns) add(c *deadlineConn) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.conns = append(d.conns, c)
+}
+
+func (d *deadlineConns) only(t *testing.T) *deadlineConn {
+	t.Helper()
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	require.Len(t, d.conns, 1, "connections served")
+	return d.conns[0]
 }
 
 // upHijackConn is the net.Conn an upHijacker hands out: it records

@@ -3,6 +3,8 @@ package ws
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -39,7 +41,7 @@ func (d *Dialer) proxyFor(ctx context.Context, u *url.URL, t target) (*url.URL, 
 	if p == nil {
 		return nil, nil
 	}
-	if !strings.EqualFold(p.Scheme, "http") {
+	if !connectProxy(p) && d.ProxyTunnel == nil {
 		return nil, fmt.Errorf("%w: %q", ErrProxyScheme, p.Scheme)
 	}
 	if p.Hostname() == "" {
@@ -48,13 +50,53 @@ func (d *Dialer) proxyFor(ctx context.Context, u *url.URL, t target) (*url.URL, 
 	return p, nil
 }
 
-// proxyAddr returns the host:port to dial for proxy p.
+// connectProxy reports whether Dial speaks to proxy p itself, with
+// CONNECT: an http or https proxy.
+func connectProxy(p *url.URL) bool {
+	return strings.EqualFold(p.Scheme, "http") || strings.EqualFold(p.Scheme, "https")
+}
+
+// proxyAddr returns the host:port to dial for proxy p: its port, or the
+// default of its scheme (80 for http, 443 for https, 1080 for SOCKS).
 func proxyAddr(p *url.URL) string {
 	port := p.Port()
 	if port == "" {
-		port = "80"
+		switch strings.ToLower(p.Scheme) {
+		case "http":
+			port = "80"
+		case "https":
+			port = "443"
+		default:
+			port = "1080"
+		}
 	}
 	return net.JoinHostPort(p.Hostname(), port)
+}
+
+// tunnel opens the tunnel to addr through the proxy at the other end of
+// conn: CONNECT for http and https proxies (over TLS to the proxy for
+// https), ProxyTunnel for the rest. It returns the connection that
+// carries the tunnel.
+func (d *Dialer) tunnel(ctx context.Context, conn net.Conn, proxy *url.URL, addr string) (net.Conn, error) {
+	if !connectProxy(proxy) {
+		c, err := d.ProxyTunnel(ctx, conn, proxy, addr)
+		if err == nil && c == nil {
+			err = errors.New("ProxyTunnel returned neither a connection nor an error")
+		}
+		if err != nil {
+			return nil, fmt.Errorf("ws: proxy: %w", err)
+		}
+		return c, nil
+	}
+	if strings.EqualFold(proxy.Scheme, "https") {
+		tc := tls.Client(conn, d.tlsConfig(proxy.Hostname()))
+		// The deadline Dial's context watch set on conn bounds it.
+		if err := tc.Handshake(); err != nil {
+			return nil, fmt.Errorf("ws: proxy: tls handshake: %w", err)
+		}
+		conn = tc
+	}
+	return d.connect(ctx, conn, proxy, addr)
 }
 
 // connect asks the proxy at the other end of conn for a tunnel to addr

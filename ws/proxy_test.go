@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"encoding/base64"
 	"errors"
 	"io"
@@ -30,8 +31,15 @@ type dialTestProxySeen struct {
 // route(target) (target itself when route is nil).
 func dialTestProxy(t *testing.T, route func(target string) string, refuse string) (*dialTestServer, <-chan dialTestProxySeen) {
 	t.Helper()
+	return dialTestProxyTLS(t, nil, route, refuse)
+}
+
+// dialTestProxyTLS is dialTestProxy, serving TLS with tlsConf when it is
+// not nil: an https proxy.
+func dialTestProxyTLS(t *testing.T, tlsConf *tls.Config, route func(target string) string, refuse string) (*dialTestServer, <-chan dialTestProxySeen) {
+	t.Helper()
 	seen := make(chan dialTestProxySeen, 16)
-	s := dialTestListen(t, nil, func(c net.Conn) {
+	s := dialTestListen(t, tlsConf, func(c net.Conn) {
 		br := bufio.NewReader(c)
 		req, err := http.ReadRequest(br)
 		if err != nil {
@@ -87,12 +95,17 @@ func TestDialProxy(t *testing.T) {
 	_, securePort, err := net.SplitHostPort(secure.addr)
 	require.NoError(t, err)
 	secureName := "ws.example.com:" + securePort
-	proxy, seen := dialTestProxy(t, func(target string) string {
+	route := func(target string) string {
 		if target == secureName {
 			return secure.addr
 		}
 		return target
-	}, "")
+	}
+	proxy, seen := dialTestProxy(t, route, "")
+	tlsProxy, tlsSeen := dialTestProxyTLS(t, srvConf, route, "")
+	_, tlsProxyPort, err := net.SplitHostPort(tlsProxy.addr)
+	require.NoError(t, err)
+	tlsProxyName := "proxy.example.com:" + tlsProxyPort // the name its certificate carries
 
 	for _, tc := range []struct {
 		name, url, proxyURL  string
@@ -100,6 +113,8 @@ func TestDialProxy(t *testing.T) {
 		wantHost             string
 		reqs                 <-chan *http.Request
 		tls                  bool
+		proxyAddr            string                   // dialled; proxy.addr when empty
+		seen                 <-chan dialTestProxySeen // seen when nil
 	}{
 		{
 			name: "ws", url: "ws://" + plain.addr + "/via", proxyURL: "http://" + proxy.addr,
@@ -113,20 +128,41 @@ func TestDialProxy(t *testing.T) {
 			name: "wss", url: "wss://" + secureName + "/via", proxyURL: "http://pu:pw@" + proxy.addr,
 			wantTarget: secureName, wantAuth: dialTestBasic("pu", "pw"), wantHost: secureName, reqs: secureReqs, tls: true,
 		},
+		{
+			name: "ws through an https proxy", url: "ws://" + plain.addr + "/via", proxyURL: "https://pu:pw@" + tlsProxyName,
+			wantTarget: plain.addr, wantAuth: dialTestBasic("pu", "pw"), wantHost: plain.addr, reqs: plainReqs,
+			tls:       true, // to the proxy
+			proxyAddr: tlsProxy.addr, seen: tlsSeen,
+		},
+		{
+			name: "wss through an https proxy", url: "wss://" + secureName + "/via", proxyURL: "https://" + tlsProxyName,
+			wantTarget: secureName, wantHost: secureName, reqs: secureReqs, tls: true,
+			proxyAddr: tlsProxy.addr, seen: tlsSeen,
+		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			pu, err := url.Parse(tc.proxyURL)
 			require.NoError(t, err)
 			tr := &dialTestTracker{}
-			d := ws.Dialer{Proxy: http.ProxyURL(pu), TLSConfig: cliConf, NetDial: tr.dial}
+			proxyAddr, proxySeen := proxy.addr, seen
+			if tc.proxyAddr != "" {
+				proxyAddr, proxySeen = tc.proxyAddr, tc.seen
+			}
+			dial := func(ctx context.Context, network, addr string) (net.Conn, error) {
+				if addr == tlsProxyName {
+					addr = tlsProxy.addr
+				}
+				return tr.dial(ctx, network, addr)
+			}
+			d := ws.Dialer{Proxy: http.ProxyURL(pu), TLSConfig: cliConf, NetDial: dial}
 			conn, hs, err := d.Dial(dialTestContext(t), tc.url)
 			require.NoError(t, err)
 			defer conn.Close()
 			assert.Equal(t, "hello", string(dialTestRead(t, conn, hs).Payload))
 			_, isTLS := conn.(*tls.Conn)
 			assert.Equal(t, tc.tls, isTLS)
-			assert.Equal(t, []string{"tcp " + proxy.addr}, tr.addrs, "dials the proxy, not the server")
-			got := dialTestRecv(t, seen)
+			assert.Equal(t, []string{"tcp " + proxyAddr}, tr.addrs, "dials the proxy, not the server")
+			got := dialTestRecv(t, proxySeen)
 			assert.Equal(t, dialTestProxySeen{http.MethodConnect, tc.wantTarget, tc.wantAuth}, got)
 			req := dialTestRecv(t, tc.reqs)
 			assert.Equal(t, tc.wantHost, req.Host)
@@ -197,8 +233,8 @@ func TestDialProxyFunc(t *testing.T) {
 		{name: "socks5", want: ws.ErrProxyScheme, proxy: func(*http.Request) (*url.URL, error) {
 			return &url.URL{Scheme: "socks5", Host: "127.0.0.1:1080"}, nil
 		}},
-		{name: "https proxy", want: ws.ErrProxyScheme, proxy: func(*http.Request) (*url.URL, error) {
-			return &url.URL{Scheme: "https", Host: "127.0.0.1:1080"}, nil
+		{name: "socks5h", want: ws.ErrProxyScheme, proxy: func(*http.Request) (*url.URL, error) {
+			return &url.URL{Scheme: "socks5h", Host: "127.0.0.1:1080"}, nil
 		}},
 		{name: "no host", want: ws.ErrBadURL, proxy: func(*http.Request) (*url.URL, error) {
 			return &url.URL{Scheme: "http"}, nil
@@ -303,4 +339,61 @@ func TestDialProxyFromEnvironment(t *testing.T) {
 	conn.Close()
 	assert.Equal(t, dialTestProxySeen{http.MethodConnect, "ws.example.com:443", ""}, dialTestRecv(t, httpsSeen))
 	assert.Equal(t, "ws.example.com", dialTestRecv(t, secureReqs).Host)
+}
+
+// TestDialProxyTunnel checks that a proxy scheme Dial does not speak goes
+// to ProxyTunnel, over a connection to the proxy, and that its failure
+// closes that connection.
+func TestDialProxyTunnel(t *testing.T) {
+	t.Parallel()
+	srv, reqs := dialTestWS(t, nil, false, dialTestUpgrade)
+	boom := errors.New("tunnel refused")
+	for _, tc := range []struct {
+		name string
+		err  error
+	}{{name: "tunnel"}, {name: "refused", err: boom}} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			tr := &dialTestTracker{to: srv.addr} // the "proxy" is the server itself
+			var gotProxy, gotAddr string
+			d := ws.Dialer{
+				Proxy:   http.ProxyURL(&url.URL{Scheme: "socks5h", User: url.UserPassword("u", "p"), Host: "proxy.example.test"}),
+				NetDial: tr.dial,
+				ProxyTunnel: func(ctx context.Context, conn net.Conn, proxy *url.URL, addr string) (net.Conn, error) {
+					gotProxy, gotAddr = proxy.String(), addr
+					if tc.err != nil {
+						return nil, tc.err
+					}
+					return conn, nil
+				},
+			}
+			conn, hs, err := d.Dial(dialTestContext(t), "ws://ws.example.test:8080/t")
+			assert.Equal(t, "socks5h://u:p@proxy.example.test", gotProxy)
+			assert.Equal(t, "ws.example.test:8080", gotAddr)
+			assert.Equal(t, []string{"tcp proxy.example.test:1080"}, tr.addrs, "dials the proxy at the SOCKS port")
+			if tc.err != nil {
+				require.ErrorIs(t, err, boom)
+				tr.requireAllClosed(t)
+				return
+			}
+			require.NoError(t, err)
+			defer conn.Close()
+			assert.Equal(t, "hello", string(dialTestRead(t, conn, hs).Payload))
+			assert.Equal(t, "ws.example.test:8080", dialTestRecv(t, reqs).Host)
+		})
+	}
+}
+
+// TestDialProxyHTTPSUntrusted checks that the certificate of an https
+// proxy is verified.
+func TestDialProxyHTTPSUntrusted(t *testing.T) {
+	t.Parallel()
+	srvConf, _ := dialTestTLSConfigs(t)
+	proxy, _ := dialTestProxyTLS(t, srvConf, nil, "")
+	tr := &dialTestTracker{}
+	d := ws.Dialer{Proxy: http.ProxyURL(&url.URL{Scheme: "https", Host: proxy.addr}), NetDial: tr.dial}
+	_, _, err := d.Dial(dialTestContext(t), "ws://ws.example.test/")
+	var unknown x509.UnknownAuthorityError
+	require.ErrorAs(t, err, &unknown)
+	tr.requireAllClosed(t)
 }

@@ -97,6 +97,13 @@ type Upgrader struct {
 	// OnBeforeUpgrade is the last hook. The fields it returns are added
 	// to the 101 response.
 	OnBeforeUpgrade func() (http.Header, error)
+
+	// DeferResponse leaves the 101 response unwritten: Upgrade returns it
+	// in Handshake.Response for the caller to write before anything
+	// else. A server that registers a connection before its client can
+	// know the handshake succeeded uses it (wsutil.AcceptConn). A
+	// rejection is written all the same.
+	DeferResponse bool
 }
 
 // upgradeBufSize is the size of the pooled buffers Upgrade reads into: room
@@ -156,6 +163,10 @@ func (u *Upgrader) Upgrade(conn io.ReadWriter) (Handshake, error) {
 	}
 	if hs.Buffered != nil {
 		hs.Buffered = bytes.Clone(hs.Buffered)
+	}
+	if err == nil && u.DeferResponse {
+		hs.Response = bytes.Clone(resp)
+		return hs, nil
 	}
 	if _, werr := conn.Write(resp); werr != nil && err == nil {
 		return Handshake{}, fmt.Errorf("ws: upgrade: %w", werr)

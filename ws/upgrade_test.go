@@ -19,6 +19,8 @@ import (
 	"github.com/gobwas/httphead"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/sluice-ws/sluice/internal/wstest"
 )
 
 // The key and accept value of RFC 6455 §1.3.
@@ -927,13 +929,13 @@ func TestUpgradeTimeout(t *testing.T) {
 	require.NoError(t, err)
 	t.Cleanup(func() { ln.Close() })
 
-	client, err := net.DialTimeout("tcp", ln.Addr().String(), 5*time.Second)
+	client, err := net.DialTimeout("tcp", ln.Addr().String(), wstest.Remaining(t))
 	require.NoError(t, err)
 	t.Cleanup(func() { client.Close() })
 	_, err = client.Write([]byte("G"))
 	require.NoError(t, err)
 
-	require.NoError(t, ln.(*net.TCPListener).SetDeadline(time.Now().Add(5*time.Second)))
+	require.NoError(t, ln.(*net.TCPListener).SetDeadline(wstest.Deadline(t)))
 	conn, err := ln.Accept()
 	require.NoError(t, err)
 	t.Cleanup(func() { conn.Close() })
@@ -948,7 +950,7 @@ func TestUpgradeTimeout(t *testing.T) {
 	require.ErrorAs(t, err, &ne)
 	assert.True(t, ne.Timeout())
 	assert.GreaterOrEqual(t, elapsed, timeout-20*time.Millisecond)
-	assert.Less(t, elapsed, 3*time.Second)
+	assert.Less(t, elapsed, wstest.Slow(3*time.Second), "the timeout ended the handshake")
 }
 
 // TestUpgradeLoopback runs a handshake and a frame each way over TCP.
@@ -970,14 +972,14 @@ func TestUpgradeLoopback(t *testing.T) {
 			return
 		}
 		defer conn.Close()
-		u := Upgrader{Protocols: []string{"chat"}, Timeout: 5 * time.Second}
+		u := Upgrader{Protocols: []string{"chat"}, Timeout: wstest.Remaining(t)}
 		hs, err := u.Upgrade(conn)
 		if err != nil {
 			done <- result{err: err}
 			return
 		}
 		// The frame may have come with the request: read Buffered first.
-		_ = conn.SetDeadline(time.Now().Add(5 * time.Second))
+		_ = conn.SetDeadline(wstest.Deadline(t))
 		f, err := ReadFrame(bufio.NewReader(io.MultiReader(bytes.NewReader(hs.Buffered), conn)), 1<<10)
 		if err == nil && string(f.Payload) != "Hello" {
 			err = errors.New("server read " + strconv.Quote(string(f.Payload)))
@@ -988,10 +990,10 @@ func TestUpgradeLoopback(t *testing.T) {
 		done <- result{hs, err}
 	}()
 
-	client, err := net.DialTimeout("tcp", ln.Addr().String(), 5*time.Second)
+	client, err := net.DialTimeout("tcp", ln.Addr().String(), wstest.Remaining(t))
 	require.NoError(t, err)
 	defer client.Close()
-	require.NoError(t, client.SetDeadline(time.Now().Add(5*time.Second)))
+	require.NoError(t, client.SetDeadline(wstest.Deadline(t)))
 	_, err = client.Write(append(upRequest("Sec-WebSocket-Protocol: chat"), upFrame...))
 	require.NoError(t, err)
 	br := bufio.NewReader(client)

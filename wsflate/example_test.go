@@ -68,7 +68,7 @@ func ExampleExtension_Offer() {
 		Extensions:   []httphead.Option{client.Offer()},
 		OnExtensions: client.CheckResponse,
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	conn, hs, err := d.Dial(ctx, "ws://"+ln.Addr().String()+"/")
 	if err != nil {

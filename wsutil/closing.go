@@ -173,7 +173,7 @@ func (c *Conn) waitForApp() {
 func (c *Conn) appIdle(seen *uint64) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	idle := !c.receiving && len(c.in) == 0 && c.q.queued == *seen
+	idle := !c.receiving && len(c.in) == 0 && len(c.inq.pending) == 0 && c.q.queued == *seen
 	*seen = c.q.queued
 	return idle
 }

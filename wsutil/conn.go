@@ -15,6 +15,11 @@ import (
 
 //go:generate go run golang.org/x/tools/cmd/stringer@v0.52.0 -type=State,Overflow,BudgetPolicy -linecomment -output=string.go
 
+// connReadBufferSize is the read buffer a Conn borrows while bytes
+// arrive: one read takes in a burst of small messages, and an idle Conn
+// holds none.
+const connReadBufferSize = 16 << 10
+
 // Defaults of a zero Config.
 const (
 	DefaultInboundSize    = 16
@@ -27,7 +32,8 @@ const (
 // Message is one WebSocket message travelling through a Conn.
 type Message struct {
 	// OpCode is ws.OpText or ws.OpBinary (ws.OpContinuation for the
-	// later frames of a message in Config.FrameMode).
+	// later frames of a message in Config.FrameMode). A sent message with
+	// no opcode (0) goes out as binary.
 	OpCode ws.OpCode
 	// Payload is the message data. A sent payload must not be modified
 	// until the Conn has written it; Send and Outbound do not copy it. A
@@ -52,6 +58,9 @@ type Message struct {
 	prep *prepared    // set by Prepare
 	buf  *bufpool.Buf // the pooled buffer Payload lives in, if any
 	acct int64        // Budget bytes it holds while queued
+	// frame marks a frame of a message streamed by Conn.Writer:
+	// Payload is the whole frame, header included, ready for the wire.
+	frame streamFrame
 }
 
 // Release gives the buffer of a received message back to the Conn's pool,
@@ -113,7 +122,7 @@ type Config struct {
 	// SkipUTF8 turns off UTF-8 validation of received text.
 	SkipUTF8 bool
 	// ReadBufferSize sizes the read buffer a Conn borrows while bytes
-	// arrive (0 means 4096); an idle Conn holds none.
+	// arrive (0 means 16 KiB); an idle Conn holds none.
 	ReadBufferSize int
 	// InboundSize is the capacity of the Inbound channel in messages (0
 	// means DefaultInboundSize), and InboundBytes bounds the bytes of the
@@ -131,8 +140,11 @@ type Config struct {
 	// accepted into an empty queue, whatever its size. When a message
 	// does not fit, Send follows Overflow.
 	OutboundBytes int64
-	// Overflow is what Send does when the queue is full. Sends on the
-	// Outbound channel always wait for room.
+	// Overflow is what Send does when the queue is full. Under the
+	// policies that do not wait, a queue whose writer has written within
+	// the last second counts as full only at twice OutboundBytes: a peer
+	// that reads is not judged slow for a burst. Sends on the Outbound
+	// channel always wait for room.
 	Overflow Overflow
 	// Budget, when set, bounds the bytes held by every Conn that shares
 	// it (see Budget), on top of the per-connection limits above.
@@ -205,7 +217,7 @@ func (cfg Config) withDefaults(side ws.Side) Config {
 	cfg.InboundBytes = withDefault(cfg.InboundBytes, DefaultInboundBytes)
 	cfg.OutboundBytes = withDefault(cfg.OutboundBytes, DefaultOutboundBytes)
 	cfg.CloseTimeout = withDefault(cfg.CloseTimeout, DefaultCloseTimeout)
-	cfg.ReadBufferSize = withDefault(cfg.ReadBufferSize, DefaultReadBufferSize)
+	cfg.ReadBufferSize = withDefault(cfg.ReadBufferSize, connReadBufferSize)
 	switch {
 	case cfg.MessageTimeout == 0 && side == ws.ServerSide:
 		cfg.MessageTimeout = DefaultMessageTimeout
@@ -303,7 +315,6 @@ type Conn struct {
 	readDL   time.Time // the read deadline set on nc; guarded by mu
 	graceDL  bool      // readDL is the end of an idle grace; guarded by mu
 	closeDL  time.Time // when the wait for the peer's close ends; guarded by mu
-	stalled  bool      // the application stopped taking messages while closing
 
 	in      chan Message     // Inbound
 	taken   chan struct{}    // poked by Receive after it takes a message
@@ -337,12 +348,16 @@ type Conn struct {
 	inCallback   atomic.Bool               // OnMessage is running
 	cb           callbackHold              // guarded by mu; the message OnMessage is handling
 
+	rdmu sync.Mutex     // serialises Reader
+	rd   *messageReader // guarded by rdmu; the message the last Reader returned
+
 	keepalive *time.Timer
 	ka        keepaliveState // guarded by mu
 
-	epoch    time.Time    // the Conn's monotonic clock starts here
-	lastRead atomic.Int64 // when bytes last arrived, as a time.Duration since epoch
-	waiting  atomic.Bool  // the reader waits for the application or the Budget
+	epoch     time.Time    // the Conn's monotonic clock starts here
+	lastRead  atomic.Int64 // when bytes last arrived, as a time.Duration since epoch
+	readLimit atomic.Int64 // SetReadLimit; the reader reads it at each message
+	waiting   atomic.Bool  // the reader waits for the application or the Budget
 
 	bytesIn, bytesOut        atomic.Int64
 	msgsIn, msgsOut, dropped atomic.Int64
@@ -350,9 +365,16 @@ type Conn struct {
 
 // NewConn takes over conn, whose opening handshake hs is complete, and
 // starts reading it. side is the role of this end. Bytes in hs.Buffered
-// are read before the socket. It fails only when cfg.Extension cannot
+// are read before the socket, and hs.Response (a server's deferred 101
+// response) is written before anything else. It fails only when cfg.Extension cannot
 // honour what the handshake accepted; conn is then left open.
 func NewConn(conn net.Conn, side ws.Side, hs ws.Handshake, cfg Config) (*Conn, error) {
+	return newConn(conn, side, hs, cfg, nil)
+}
+
+// newConn is NewConn, calling register with the Conn before it starts
+// anything: before a byte of it, the 101 response included, is written.
+func newConn(conn net.Conn, side ws.Side, hs ws.Handshake, cfg Config, register func(*Conn)) (*Conn, error) {
 	c := &Conn{
 		nc:      conn,
 		side:    side,
@@ -380,8 +402,18 @@ func NewConn(conn net.Conn, side ws.Side, hs ws.Handshake, cfg Config) (*Conn, e
 		c.inq.sizes = make([]int64, c.cfg.InboundSize)
 		c.cfg.Budget.register(c)
 	}
+	c.readLimit.Store(c.cfg.MaxMessageSize)
 	c.initReader(recv)
 	c.hs.Buffered = nil // the Reader holds them now
+	if register != nil {
+		register(c)
+	}
+	if len(hs.Response) > 0 {
+		c.q.preamble, c.hs.Response = hs.Response, nil
+		c.mu.Lock()
+		c.startWriterLocked()
+		c.mu.Unlock()
+	}
 	if c.cfg.PingInterval > 0 {
 		c.mu.Lock() // the first tick must find the timer set
 		c.keepalive = time.AfterFunc(c.cfg.PingInterval, c.keepaliveTick)
@@ -445,6 +477,32 @@ func (c *Conn) setErrLocked(err error) {
 		c.err = err
 	}
 }
+
+// IsCleanClose reports whether err, what Err or Close returned, is the end
+// of a clean closing handshake, whichever side began it: a close frame
+// with 1000 (normal closure), 1001 (going away) or no code at all. Log the
+// rest:
+//
+//	if err := c.Err(); !wsutil.IsCleanClose(err) {
+//		log.Println("connection lost:", err)
+//	}
+func IsCleanClose(err error) bool {
+	var ce ws.CloseError
+	if !errors.As(err, &ce) {
+		return false
+	}
+	switch ce.Code {
+	case ws.StatusNormalClosure, ws.StatusGoingAway, ws.StatusNoStatusRcvd:
+		return true
+	}
+	return false
+}
+
+// SetReadLimit sets the largest message the Conn accepts from the next
+// message on (Config.MaxMessageSize; 0 means DefaultMaxMessageSize, a
+// negative value no limit): a server may raise it once a client has
+// authenticated. A larger message fails the connection with 1009.
+func (c *Conn) SetReadLimit(n int64) { c.readLimit.Store(n) }
 
 // State returns the connection's state.
 func (c *Conn) State() State {
@@ -544,6 +602,7 @@ func (c *Conn) queueCloseLocked(f closeFrame) {
 	c.phase = phaseQueued
 	c.limitWritesLocked()
 	c.enqueueLocked(closeMessage(f), false)
+	c.wakeSendersLocked() // those waiting behind a streamed message learn
 }
 
 // Drop sends a close frame with code and reason ahead of anything queued,
@@ -591,6 +650,7 @@ func (c *Conn) failLocked(f closeFrame, drop bool) {
 	c.dropOnSent = c.dropOnSent || drop
 	c.limitWritesLocked()
 	c.enqueueLocked(closeMessage(f), true)
+	c.wakeSendersLocked()
 }
 
 // Terminate closes the socket at once, without a closing handshake (the
@@ -638,21 +698,29 @@ func (c *Conn) shutdown(err error) bool {
 // every message learns it was not sent.
 func (c *Conn) abandonLocked() {
 	var bytes, payload, acct int64
-	for _, m := range c.q.items {
+	var items []Message
+	if c.q.items != nil {
+		items = c.q.items.m
+	}
+	for _, m := range items {
 		if m.OpCode == ws.OpClose {
 			continue
 		}
 		bytes += queuedSize(m)
 		acct += m.acct
 		payload += int64(len(m.Payload))
-		c.dropped.Add(1)
+		if m.frame != frameMore {
+			c.dropped.Add(1)
+		}
 		notify(m.Done, errClosed)
 		if m.buf != nil {
 			m.buf.Release()
 		}
 	}
-	clear(c.q.items)
-	c.q.items = c.q.items[:0]
+	clear(items)
+	if c.q.items != nil {
+		c.q.items.m = items[:0]
+	}
 	c.q.prio = c.q.prio[:0]
 	c.q.bytes -= bytes
 	c.q.payload -= payload

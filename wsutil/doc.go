@@ -4,22 +4,29 @@
 // # Choosing a level
 //
 // Conn is the channel API: a connection whose messages arrive on an
-// Inbound channel and leave through an Outbound channel (or Send), with
-// keepalive, the closing handshake, backpressure and a clean shutdown
-// handled for you. Start here.
+// Inbound channel (or through Receive, or a callback, Config.OnMessage)
+// and leave through an Outbound channel or Send, with keepalive, the
+// closing handshake, backpressure, byte budgets and a clean shutdown
+// handled for you. Start here. Accept (net/http) and AcceptConn (a raw
+// connection) run the handshake and return a Conn with production
+// defaults:
 //
-//	conn, hs, err := (&ws.HTTPUpgrader{}).Upgrade(w, r)
+//	c, err := wsutil.Accept(w, r, nil)
 //	if err != nil {
-//		return // the client already got an HTTP error
+//		return // the client has its answer; nothing is left open
 //	}
-//	c, err := wsutil.NewConn(conn, ws.ServerSide, hs, wsutil.Config{})
-//	if err != nil {
-//		return
-//	}
-//	for m := range c.Inbound() {
-//		c.Outbound() <- m // echo
-//	}
-//	log.Println("closed:", c.Err())
+//	go func() {
+//		for m := range c.Inbound() {
+//			_ = c.Send(ctx, m) // echo
+//		}
+//		if err := c.Err(); !wsutil.IsCleanClose(err) {
+//			log.Println("connection lost:", err)
+//		}
+//	}()
+//
+// Server is an http.Handler that accepts connections into a registry:
+// an acceptance hook, broadcast, closing all, and a graceful Shutdown. A
+// Budget bounds the bytes many Conns hold together.
 //
 // PollServer is the event-loop mode, for servers on Linux: a few
 // goroutines run every connection (epoll), handshake included, and call a
@@ -45,15 +52,18 @@
 // # Concurrency
 //
 // Conn is safe for concurrent use: it serialises all writes through one
-// goroutine, so any number of goroutines may send, and it starts exactly
-// two goroutines (reader and writer), which have exited once Done is
-// closed. A PollServer starts its event loops (GOMAXPROCS by default) and
-// one goroutine per Serve call, whatever the number of connections, and
-// they have exited once Shutdown or Close returns; a PollHandler's
-// callbacks run on the loops and must not block, and a PollConn's methods
-// are safe from any goroutine. Reader, Writer and ControlHandler are not
-// safe for concurrent use, and nothing else may write a connection while a
-// Writer is in the middle of a message or a ControlHandler replies; the
-// one-call helpers keep no state and may be used from different
-// goroutines on different connections.
+// writer at a time, so any number of goroutines may send. It runs one
+// reading goroutine, and others only while there is work: a writer while
+// something is queued, a deliverer while messages wait for room on
+// Inbound, and one for Outbound once it is used. All have exited once
+// Done is closed. Server is safe for concurrent use. A PollServer starts
+// its event loops (GOMAXPROCS by default) and one goroutine per Serve
+// call, whatever the number of connections, and they have exited once
+// Shutdown or Close returns; a PollHandler's callbacks run on the loops
+// and must not block, and a PollConn's methods are safe from any
+// goroutine. Reader, Writer and ControlHandler are not safe for
+// concurrent use, and nothing else may write a connection while a Writer
+// is in the middle of a message or a ControlHandler replies; the one-call
+// helpers keep no state and may be used from different goroutines on
+// different connections.
 package wsutil

@@ -2,6 +2,8 @@ package wsutil
 
 import (
 	"errors"
+	"fmt"
+	"net"
 
 	"github.com/sluice-ws/sluice/ws"
 )
@@ -54,6 +56,11 @@ var (
 	ErrQueueFull = errors.New("wsutil: send queue full")
 	// ErrDropped reports a message dropped under OverflowDrop.
 	ErrDropped = errors.New("wsutil: send queue full: message dropped")
+	// ErrMessageAborted reports a connection failed because a message
+	// streamed with Conn.Writer could not be finished (its context ended,
+	// or a Write failed) after a frame of it was queued: RFC 6455 has no
+	// way to abandon a message, so the Conn closes with 1011.
+	ErrMessageAborted = errors.New("wsutil: streamed message aborted")
 
 	// ErrOpCode reports an opcode that the call cannot send: a data
 	// message must be text or binary, a control payload at most 125
@@ -63,9 +70,28 @@ var (
 	// ErrPollUnsupported reports PollServer.Serve on a system without
 	// epoll: the event-loop mode needs Linux.
 	ErrPollUnsupported = errors.New("wsutil: the event-loop mode (PollServer) needs Linux")
-	// ErrServerClosed is returned by PollServer.Serve after Shutdown or
-	// Close.
-	ErrServerClosed = errors.New("wsutil: server closed")
+
+	// ErrTooManyRedirects reports a Dial that met more redirects than
+	// DialOptions.MaxRedirects; it is joined with the last redirect's
+	// *ws.HandshakeError.
+	ErrTooManyRedirects = errors.New("wsutil: dial: too many redirects")
+	// ErrRedirectInsecure reports a redirect from wss to ws, which Dial
+	// never follows: it would send in clear what was meant for TLS.
+	ErrRedirectInsecure = errors.New("wsutil: dial: redirect from wss to ws refused")
+
+	// ErrGaveUp reports a Client that stopped trying to connect: its
+	// bounds were reached, or the server refused in a way that trying
+	// again cannot change. It wraps the last attempt's error.
+	ErrGaveUp = errors.New("wsutil: reconnect: gave up")
+	// ErrDisconnected reports a message that a Client under OfflineFail
+	// refused, or could not send, for want of a connection.
+	ErrDisconnected = errors.New("wsutil: reconnect: not connected")
+
+	// errWriterClosed is returned by the writer of Conn.Writer after Close.
+	errWriterClosed = fmt.Errorf("wsutil: message writer closed: %w", net.ErrClosed)
+	// errReaderDone is returned by a MessageReader once Conn.Reader has
+	// moved on to the next message.
+	errReaderDone = errors.New("wsutil: message reader superseded by the next Reader")
 
 	// The ways a wait for Budget bytes ends without them.
 	errBudgetTooBig   = errors.New("wsutil: more than the whole budget")

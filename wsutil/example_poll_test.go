@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log"
 	"net"
+	"sync"
 	"time"
 
 	"github.com/gobwas/httphead"
@@ -581,4 +582,85 @@ func ExamplePollConn_RemoteAddr() {
 	defer nc.Close()
 	fmt.Println((<-opened).String() == nc.LocalAddr().String())
 	// Output: true
+}
+
+// A PollConn is the connection a handler's callbacks are given, and it
+// may serve as the key of the application's state for it: here, how many
+// messages each connection has sent. The callbacks of one connection run
+// on one loop, one at a time.
+func ExamplePollConn() {
+	var mu sync.Mutex
+	counts := make(map[*wsutil.PollConn]int)
+	s := &wsutil.PollServer{Handler: &wsutil.PollHandler{
+		OnMessage: func(c *wsutil.PollConn, m wsutil.Message) {
+			mu.Lock()
+			counts[c]++
+			n := counts[c]
+			mu.Unlock()
+			_ = c.Send(context.Background(), wsutil.Message{OpCode: ws.OpText, Payload: fmt.Appendf(nil, "%s #%d", m.Payload, n)})
+		},
+		OnClose: func(c *wsutil.PollConn) {
+			mu.Lock()
+			delete(counts, c)
+			mu.Unlock()
+		},
+	}}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		log.Fatal(err)
+	}
+	go s.Serve(ln)
+	defer s.Close()
+
+	nc, _, err := ws.Dial(context.Background(), "ws://"+ln.Addr().String()+"/")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer nc.Close()
+	for _, p := range []string{"a", "b"} {
+		_ = wsutil.WriteMessage(nc, ws.ClientSide, ws.OpText, []byte(p))
+		_, reply, _ := wsutil.ReadMessage(nc, ws.ClientSide, nil)
+		fmt.Printf("%s\n", reply)
+	}
+	// Output:
+	// a #1
+	// b #2
+}
+
+// Buffered is what waits in the send queue: inside a callback, what was
+// queued, for the loop writes it once the callback has returned.
+func ExamplePollConn_Buffered() {
+	queued := make(chan int64, 1)
+	s := &wsutil.PollServer{Handler: &wsutil.PollHandler{
+		OnOpen: func(c *wsutil.PollConn) {
+			_ = c.Send(context.Background(), wsutil.Message{OpCode: ws.OpText, Payload: []byte("hello")})
+			queued <- c.Buffered()
+		},
+		OnMessage: func(*wsutil.PollConn, wsutil.Message) {},
+	}}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		log.Fatal(err)
+	}
+	go s.Serve(ln)
+	defer s.Close()
+
+	nc, hs, err := ws.Dial(context.Background(), "ws://"+ln.Addr().String()+"/")
+	if err != nil {
+		log.Fatal(err)
+	}
+	c, err := wsutil.NewConn(nc, ws.ClientSide, hs, wsutil.Config{})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer c.Terminate()
+	m, err := c.Receive(context.Background())
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("queued in OnOpen:", <-queued)
+	fmt.Printf("client got %q\n", m.Payload)
+	// Output:
+	// queued in OnOpen: 5
+	// client got "hello"
 }

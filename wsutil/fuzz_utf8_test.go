@@ -20,6 +20,11 @@ func FuzzUTF8(f *testing.F) {
 	}
 	f.Add([]byte(strings.Repeat("日本語", 20)+"\xed\xa0\x80"), uint16(7))
 	f.Add([]byte(strings.Repeat("😀", 20)+"\xf0\x9f\x98"), uint16(64))
+	// Long ASCII runs, for the ASCII skips: a bad byte after four blocks,
+	// a character straddling a block, a sequence broken by ASCII.
+	f.Add([]byte(strings.Repeat("a", 200)+"\xff"), uint16(100))
+	f.Add([]byte(strings.Repeat("a", 127)+"é"+strings.Repeat("b", 70)), uint16(128))
+	f.Add([]byte(strings.Repeat("日", 7)+"\xf0\x9f\x98"+strings.Repeat("a", 8)+"\xa9"+strings.Repeat("z", 150)), uint16(30))
 	f.Fuzz(func(t *testing.T, p []byte, split uint16) {
 		want := utf8.Valid(p)
 		for _, im := range utf8Impls() {

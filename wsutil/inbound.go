@@ -1,7 +1,6 @@
 package wsutil
 
 import (
-	"context"
 	"errors"
 	"io"
 	"os"
@@ -102,17 +101,27 @@ func (c *Conn) waitIdle(fresh bool) int {
 	if !r.idle() {
 		return idleRead
 	}
-	r.releaseBuffer()
+	if fresh {
+		r.releaseBuffer()
+	}
 	graceEnds := c.idleWait(!fresh)
-	n, err := c.nc.Read(r.small[:])
+	// A goroutine that has just been busy keeps its read buffer for the
+	// grace period: the next burst's first read takes in more than a
+	// header. The fresh goroutine of an idle connection holds none.
+	into := r.small[:]
+	if r.big != nil {
+		into = r.big.B[:cap(r.big.B)]
+	}
+	n, err := c.nc.Read(into)
 	if n > 0 {
 		c.bytesIn.Add(int64(n))
 		c.touch()
 	} else if !graceEnds.IsZero() && errors.Is(err, os.ErrDeadlineExceeded) && !time.Now().Before(graceEnds) {
+		r.releaseBuffer()
 		go c.readLoop(true)
 		return idleHandedOver
 	}
-	r.fed(n, err)
+	r.fed(into, n, err)
 	return idleRead
 }
 
@@ -165,6 +174,9 @@ func (c *Conn) readBurst() bool {
 // is what it counts against the Budget.
 func (c *Conn) readMessage() (m Message, held int64, err error) {
 	r := &c.r
+	if !r.inMessage {
+		r.MaxMessageSize = c.readLimit.Load()
+	}
 	if c.cfg.FrameMode {
 		var h ws.Header
 		if h, err = r.NextFrame(); err != nil {
@@ -337,7 +349,16 @@ func (c *Conn) began() time.Time {
 // message the read may last until the message's deadline, and once our
 // close frame is out until the close deadline.
 func (c *Conn) readWait(mid bool) {
-	c.flushOwed()
+	if mid {
+		// Inside a message the rest usually follows at once: let a
+		// writing goroutine send what OnMessage queued, without delaying
+		// the read or splitting the burst's replies into two writes.
+		c.mu.Lock()
+		c.handoverLocked()
+		c.mu.Unlock()
+	} else {
+		c.flushOwed()
+	}
 	var want time.Time
 	if mid && c.cfg.MessageTimeout > 0 {
 		want = c.began().Add(c.cfg.MessageTimeout)
@@ -383,160 +404,6 @@ func (c *Conn) deliver(m Message, held int64) bool {
 	return c.deliverInbound(m, held)
 }
 
-// inboundQueue accounts for the messages put on Inbound that the
-// application may not have taken yet. Inbound is FIFO, so when it holds k
-// messages they are the last k put in: sizes keeps their Budget bytes.
-type inboundQueue struct {
-	sizes   []int64 // a ring of InboundSize entries, oldest at head
-	head, n int
-	bytes   int64 // the sum of the n entries
-}
-
-// noteTakenLocked drops from the account the messages the application has
-// taken from Inbound, and gives their bytes back to the Budget.
-func (c *Conn) noteTakenLocked() {
-	q := &c.inq
-	for left := len(c.in); q.n > left; q.n-- {
-		s := q.sizes[q.head]
-		q.head = (q.head + 1) % len(q.sizes)
-		q.bytes -= s
-		c.cfg.Budget.release(s)
-	}
-}
-
-// fitsLocked reports whether a message holding held bytes may join
-// Inbound now.
-func (c *Conn) fitsLocked(held int64) bool {
-	c.noteTakenLocked()
-	return c.inq.n == 0 || c.inq.bytes+held <= c.cfg.InboundBytes
-}
-
-// pushLocked accounts for a message just put on Inbound.
-func (c *Conn) pushLocked(held int64) {
-	q := &c.inq
-	q.sizes[(q.head+q.n)%len(q.sizes)] = held
-	q.n++
-	q.bytes += held
-}
-
-// maxTakenCheck bounds the interval at which a reader waiting on
-// InboundBytes looks whether the application has taken messages.
-const maxTakenCheck = 32 * time.Millisecond
-
-// deliverInbound puts m on Inbound once it has room for it in messages and
-// in bytes. While it waits the Conn reads nothing, so TCP flow control
-// holds the peer. Once our close frame has left, an application that takes
-// nothing for closeLinger is taken to have stopped reading: its messages
-// are dropped and counted from then on (RFC 6455 §1.4 lets a closing
-// endpoint discard data), so that the peer's close frame gets read. It
-// reports false when the connection ended first.
-func (c *Conn) deliverInbound(m Message, held int64) bool {
-	var check, linger *time.Timer
-	defer func() {
-		for _, t := range []*time.Timer{check, linger} {
-			if t != nil {
-				t.Stop()
-			}
-		}
-	}()
-	delay := time.Millisecond
-	for {
-		c.mu.Lock()
-		fits := c.fitsLocked(held)
-		if fits {
-			select {
-			case c.in <- m:
-				c.pushLocked(held)
-				c.mu.Unlock()
-				return true
-			default:
-			}
-		}
-		closing := c.phase >= phaseSent
-		c.mu.Unlock()
-		if closing && c.stalled {
-			c.drop(m, held)
-			return true
-		}
-		// Inbound is full in messages (a send wakes with the first
-		// message taken) or in bytes (a taken message cannot be seen:
-		// look again after a growing delay, or after Receive).
-		var send chan<- Message
-		var recheck, stall <-chan time.Time
-		if fits {
-			send = c.in
-		} else {
-			check = resetTimer(check, delay)
-			recheck = check.C
-			delay = min(2*delay, maxTakenCheck)
-		}
-		sent := c.sentCh
-		if closing {
-			sent = nil
-			if linger == nil {
-				linger = time.NewTimer(closeLinger)
-			}
-			stall = linger.C
-		}
-		c.waiting.Store(true)
-		select {
-		case send <- m:
-			c.mu.Lock()
-			c.pushLocked(held)
-			c.mu.Unlock()
-			c.waiting.Store(false)
-			c.touch()
-			return true
-		case <-c.taken:
-		case <-recheck:
-		case <-sent:
-		case <-stall:
-			c.stalled = true
-		case <-c.stop:
-			c.waiting.Store(false)
-			c.release(m.buf, held)
-			return false
-		}
-		c.waiting.Store(false)
-		c.touch()
-	}
-}
-
-// drop discards a received message the application will not take.
-func (c *Conn) drop(m Message, held int64) {
-	c.dropped.Add(1)
-	c.release(m.buf, held)
-}
-
-// resetTimer returns t, or a new timer when t is nil, set to fire after d.
-func resetTimer(t *time.Timer, d time.Duration) *time.Timer {
-	if t == nil {
-		return time.NewTimer(d)
-	}
-	t.Reset(d)
-	return t
-}
-
-// closeInbound closes Inbound once reading has ended, and stops counting
-// what is left in it: those messages are the application's to drain.
-func (c *Conn) closeInbound() {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.inClosed {
-		return
-	}
-	c.inClosed = true
-	if c.in != nil {
-		close(c.in)
-	}
-	c.cfg.Budget.unregister(c)
-	for ; c.inq.n > 0; c.inq.n-- {
-		c.cfg.Budget.release(c.inq.sizes[c.inq.head])
-		c.inq.head = (c.inq.head + 1) % len(c.inq.sizes)
-	}
-	c.inq.bytes = 0
-}
-
 // onControl handles control frames on the reading goroutine. Replies go
 // through the send queue, so they never land inside a data frame.
 func (c *Conn) onControl(h ws.Header, p []byte) error {
@@ -557,33 +424,4 @@ func (c *Conn) onControl(h ws.Header, p []byte) error {
 		c.pong(p)
 	}
 	return nil
-}
-
-// Receive returns the next message from Inbound, waiting until one arrives
-// or ctx is done. Once Inbound is closed it returns Err: a ws.CloseError
-// after a clean close. A sequential request/response loop written with
-// Receive gets its replies out before the Conn answers the peer's close,
-// however long they take (within CloseTimeout): once Receive has handed
-// out a message, the Conn waits for Receive to reach the end of Inbound
-// rather than for a lull in the send queue. Receive also lets the Conn see
-// at once that a message was taken, which Inbound alone cannot.
-func (c *Conn) Receive(ctx context.Context) (Message, error) {
-	select {
-	case m, ok := <-c.Inbound():
-		if !ok {
-			c.finishApp(closeFrame{}, false, ctx.Done(), nil)
-			return Message{}, c.Err()
-		}
-		c.mu.Lock()
-		defer c.mu.Unlock()
-		c.receiving = true
-		c.noteTakenLocked()
-		select {
-		case c.taken <- struct{}{}:
-		default:
-		}
-		return m, nil
-	case <-ctx.Done():
-		return Message{}, ctx.Err()
-	}
 }

@@ -5,7 +5,6 @@ import (
 	"io"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/sluice-ws/sluice/internal/wstest"
 	"github.com/sluice-ws/sluice/ws"
@@ -116,7 +115,7 @@ func TestReadMessageFlushesPong(t *testing.T) {
 		_, _, _ = ReadMessage(rw, ws.ServerSide, nil)
 	}()
 	require.NoError(t, WriteMessage(a, ws.ClientSide, ws.OpPing, []byte("beat")))
-	require.NoError(t, a.SetReadDeadline(time.Now().Add(5*time.Second)))
+	require.NoError(t, a.SetReadDeadline(wstest.RunDeadline()))
 	f, err := ws.ReadFrame(a, 0)
 	require.NoError(t, err)
 	assert.Equal(t, ws.OpPong, f.Header.OpCode)

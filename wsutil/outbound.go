@@ -12,7 +12,7 @@ import (
 // of it at once (see writeLoop) and exits when it finds it empty.
 type sendQueue struct {
 	prio    []control   // control frames: they go before the next message
-	items   []Message   // messages and our graceful close frame, in order
+	items   *msgBuf     // messages and our graceful close frame, in order; nil while idle
 	bytes   int64       // queuedSize of the messages queued or being written
 	payload int64       // their payload bytes (Buffered)
 	queued  uint64      // messages queued so far
@@ -25,6 +25,14 @@ type sendQueue struct {
 	room chan struct{}
 	// writeDL is the write deadline the writer set last.
 	writeDL time.Time
+	// preamble is the 101 response a server has yet to write
+	// (ws.Handshake.Response): it goes before anything else.
+	preamble []byte
+	// progress is when a write last succeeded, on the Conn's clock.
+	progress time.Duration
+	// stream is the writer of Conn.Writer that holds the send order, if any:
+	// other data messages wait until it is closed (see Conn.Writer).
+	stream *messageWriter
 }
 
 // messageOverhead is what a message costs in a queue besides its payload:
@@ -34,32 +42,33 @@ const messageOverhead = 96
 // queuedSize is what m counts against OutboundBytes and the Budget.
 func queuedSize(m Message) int64 { return int64(len(m.Payload)) + messageOverhead }
 
-// The slices of a send queue come from a pool while a connection writes
-// and go back when it stops, so an idle connection holds none.
-var itemsPool sync.Pool // of *[]Message, empty
+// msgBuf holds the messages of a send queue. The queue and its writer
+// each hold one while the connection writes, and give them back to a pool
+// when it stops, so that an idle connection holds none and a busy one
+// allocates none.
+type msgBuf struct{ m []Message }
 
-// maxPooledItems is the capacity past which a queue slice is not pooled.
+var msgBufs = sync.Pool{New: func() any { return &msgBuf{m: make([]Message, 0, 16)} }}
+
+// maxPooledItems is the capacity past which a queue slice is let go
+// rather than kept in the pool.
 const maxPooledItems = 4096
 
-// getItems returns an empty queue slice.
-func getItems() []Message {
-	if p, ok := itemsPool.Get().(*[]Message); ok {
-		return *p
+// putMsgBuf gives back b, which must hold no message.
+func putMsgBuf(b *msgBuf) {
+	if b == nil {
+		return
 	}
-	return make([]Message, 0, 16)
-}
-
-// putItems gives back a queue slice, which must hold no messages.
-func putItems(s []Message) {
-	if s != nil && cap(s) <= maxPooledItems {
-		s = s[:0]
-		itemsPool.Put(&s)
+	if cap(b.m) > maxPooledItems {
+		b.m = nil
 	}
+	b.m = b.m[:0]
+	msgBufs.Put(b)
 }
 
 // idleLocked lets go of the queue's slices once it is empty.
 func (q *sendQueue) idleLocked() {
-	putItems(q.items)
+	putMsgBuf(q.items)
 	q.items, q.prio = nil, nil
 }
 
@@ -101,9 +110,9 @@ func (c *Conn) enqueueLocked(m Message, front bool) {
 		return
 	}
 	if c.q.items == nil {
-		c.q.items = getItems()
+		c.q.items = msgBufs.Get().(*msgBuf)
 	}
-	c.q.items = append(c.q.items, m)
+	c.q.items.m = append(c.q.items.m, m)
 	c.startWriterLocked()
 	if m.OpCode == ws.OpClose {
 		c.handoverLocked()
@@ -112,6 +121,10 @@ func (c *Conn) enqueueLocked(m Message, front bool) {
 	c.q.bytes += queuedSize(m)
 	c.q.payload += int64(len(m.Payload))
 	c.q.queued++
+	if c.q.writer == writerOwed && c.q.bytes >= c.cfg.OutboundBytes/2 {
+		// A long burst: do not let its replies wait for its end.
+		c.handoverLocked()
+	}
 }
 
 // enqueueControlLocked queues a control frame ahead of the messages.
@@ -166,7 +179,8 @@ func (c *Conn) sendableLocked() bool {
 	return c.phase == phaseOpen || c.phase == phaseOwed
 }
 
-// Send queues m for sending. m.OpCode must be ws.OpText or ws.OpBinary.
+// Send queues m for sending. m.OpCode is ws.OpText or ws.OpBinary (0 means
+// binary).
 // When the send queue is full (Config.OutboundBytes) or the Budget is
 // spent it follows Config.Overflow. It returns ctx.Err() when ctx ends
 // first, and an error matching net.ErrClosed once the connection is
@@ -174,7 +188,7 @@ func (c *Conn) sendableLocked() bool {
 // m.Done to learn the outcome. A payload from a pooled buffer (a received
 // message) stays alive until written, even if released meanwhile.
 func (c *Conn) Send(ctx context.Context, m Message) error {
-	if m.OpCode != ws.OpText && m.OpCode != ws.OpBinary {
+	if m.OpCode = dataOpCode(m.OpCode); m.OpCode == 0 {
 		return ErrOpCode
 	}
 	return c.send(ctx, m, c.cfg.Overflow)
@@ -189,7 +203,22 @@ func (c *Conn) send(ctx context.Context, m Message, policy Overflow) error {
 			c.mu.Unlock()
 			return errClosed
 		}
-		room := c.q.bytes == 0 || c.q.bytes+size <= c.cfg.OutboundBytes
+		if c.q.stream != nil {
+			// A streamed message holds the send order: its frames must
+			// not interleave with another message's (RFC 6455 §5.4).
+			wait := c.roomLocked()
+			c.mu.Unlock()
+			select {
+			case <-wait:
+				continue
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-c.stop:
+				return errClosed
+			}
+		}
+		room := c.q.bytes == 0 || c.q.bytes+size <= c.cfg.OutboundBytes ||
+			policy != OverflowBlock && c.keepingUpLocked(size)
 		if room {
 			if held, ok := c.takeCallbackHeldLocked(m); ok {
 				m.acct = held
@@ -233,14 +262,18 @@ func (c *Conn) send(ctx context.Context, m Message, policy Overflow) error {
 				c.cfg.Budget.release(size)
 				return errClosed
 			}
+			if c.q.stream != nil {
+				// A streamed message began while this waited: queue
+				// behind it, not inside it.
+				c.mu.Unlock()
+				c.cfg.Budget.release(size)
+				continue
+			}
 			c.queueDataLocked(m)
 			c.mu.Unlock()
 			return nil
 		}
-		if c.q.room == nil {
-			c.q.room = make(chan struct{})
-		}
-		wait := c.q.room
+		wait := c.roomLocked()
 		c.mu.Unlock()
 		select {
 		case <-wait:
@@ -250,6 +283,18 @@ func (c *Conn) send(ctx context.Context, m Message, policy Overflow) error {
 			return errClosed
 		}
 	}
+}
+
+// roomLocked returns the channel that wakes the senders waiting for room
+// (or for a streamed message to end), making it when needed. The caller
+// waits on it after unlocking; the queue may have to be handed to a
+// writing goroutine first (see handoverLocked).
+func (c *Conn) roomLocked() <-chan struct{} {
+	c.handoverLocked()
+	if c.q.room == nil {
+		c.q.room = make(chan struct{})
+	}
+	return c.q.room
 }
 
 // callbackHold is the message OnMessage is handling: the first byte of
@@ -273,6 +318,18 @@ func (c *Conn) takeCallbackHeldLocked(m Message) (int64, bool) {
 	return held, true
 }
 
+// dataOpCode returns the opcode a sent message goes out with: op for text
+// and binary, binary for none, and 0 for an opcode that is not data.
+func dataOpCode(op ws.OpCode) ws.OpCode {
+	switch op {
+	case ws.OpText, ws.OpBinary:
+		return op
+	case 0:
+		return ws.OpBinary
+	}
+	return 0
+}
+
 // queueDataLocked queues a data message whose Budget bytes are taken.
 func (c *Conn) queueDataLocked(m Message) {
 	if m.buf != nil {
@@ -280,6 +337,20 @@ func (c *Conn) queueDataLocked(m Message) {
 	}
 	c.enqueueLocked(m, false)
 }
+
+// keepingUpLocked reports whether a queue over OutboundBytes may take a
+// message of size anyway, under a policy that would otherwise drop it or
+// close the connection: when its writer has written within the last
+// slowAfter, the peer is reading, and a burst may fill up to twice
+// OutboundBytes. A peer is judged slow by the bytes it holds back and by
+// how long it has taken none, not by a momentary backlog.
+func (c *Conn) keepingUpLocked(size int64) bool {
+	return c.q.bytes+size <= 2*c.cfg.OutboundBytes && c.since()-c.q.progress < slowAfter
+}
+
+// slowAfter is how long a writer may make no progress before a send queue
+// over OutboundBytes counts as full (keepingUpLocked).
+const slowAfter = time.Second
 
 // overflowLocked applies a non-blocking overflow policy to a message that
 // does not fit.
@@ -309,8 +380,9 @@ func (c *Conn) overflowLocked(policy Overflow) error {
 // The first call starts the goroutine that takes from the channel; it
 // exits when the connection ends, after which a send on Outbound blocks:
 // select on Done as well, and set Message.Done when the outcome matters.
-// A message whose opcode Send would refuse reports ErrOpCode on its Done
-// and is counted in Stats.Dropped.
+// A message with no opcode goes out as binary; one whose opcode Send
+// would refuse (a control opcode) reports ErrOpCode on its Done and is
+// counted in Stats.Dropped.
 func (c *Conn) Outbound() chan<- Message {
 	c.outOnce.Do(func() {
 		c.out = make(chan Message)
@@ -353,7 +425,7 @@ func (c *Conn) pump() {
 				c.outboundClosed()
 				return
 			}
-			if m.OpCode != ws.OpText && m.OpCode != ws.OpBinary {
+			if m.OpCode = dataOpCode(m.OpCode); m.OpCode == 0 {
 				c.dropped.Add(1)
 				notify(m.Done, ErrOpCode)
 				continue

@@ -175,10 +175,9 @@ func (r *Reader) idle() bool {
 }
 
 // fed gives an idle lean Reader the result of a read of its source into
-// r.small, made by its owner.
-func (r *Reader) fed(n int, err error) {
-	r.releaseBuffer()
-	r.buf, r.r, r.w = r.small[:], 0, n
+// buf (r.small, or its borrowed buffer), made by its owner.
+func (r *Reader) fed(buf []byte, n int, err error) {
+	r.buf, r.r, r.w = buf, 0, n
 	if err != nil {
 		r.rerr = err
 	}

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sluice-ws/sluice/internal/wstest"
 	"github.com/sluice-ws/sluice/ws"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -216,7 +217,7 @@ func TestReaderLimitBeforePayload(t *testing.T) {
 	select {
 	case err := <-done:
 		require.ErrorIs(t, err, ErrMessageTooBig)
-	case <-time.After(5 * time.Second):
+	case <-time.After(time.Until(wstest.RunDeadline())):
 		t.Fatal("reader waited for the payload of an oversized frame")
 	}
 }
@@ -251,7 +252,7 @@ func TestReaderUTF8FailFast(t *testing.T) {
 				select {
 				case err := <-done:
 					require.ErrorIs(t, err, ErrInvalidUTF8)
-				case <-time.After(5 * time.Second):
+				case <-time.After(time.Until(wstest.RunDeadline())):
 					t.Fatal("invalid UTF-8 not reported before the frame ended")
 				}
 			})

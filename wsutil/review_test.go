@@ -52,7 +52,7 @@ func outcome(t *testing.T, done <-chan error) error {
 	select {
 	case err := <-done:
 		return err
-	case <-time.After(time.Minute):
+	case <-time.After(time.Until(wstest.RunDeadline())):
 		t.Fatal("Message.Done never received an outcome")
 		return nil
 	}

@@ -23,21 +23,10 @@ var transports = []struct {
 	{"tcp", tcpPair},
 }
 
+// tcpPair returns a dialled end first, as the other transports' a side.
 func tcpPair(t *testing.T) (net.Conn, net.Conn) {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	defer ln.Close()
-	accepted := make(chan net.Conn, 1)
-	go func() {
-		c, _ := ln.Accept()
-		accepted <- c
-	}()
-	a, err := net.Dial("tcp", ln.Addr().String())
-	require.NoError(t, err)
-	b := <-accepted
-	require.NotNil(t, b)
-	return a, b
+	server, client := wstest.TCPPair(t)
+	return client, server
 }
 
 // TestConnRulesOverTransports runs the core rules of the channel API on

@@ -12,6 +12,12 @@ var useSIMD = cpu.X86.HasAVX2
 // about as fast as loading the vector constants.
 const simdMin = 16
 
+// simdASCII is the length from which ValidUTF8 and Write hand their input to
+// validAVX2 at once (see goASCII). Below it, skipping an ASCII prefix in Go
+// first is faster than entering the vector code; from it on, validAVX2 skips
+// ASCII faster itself.
+const simdASCII = 96
+
 // validSIMD reports whether p, of at least simdMin bytes, is valid UTF-8.
 func validSIMD(p []byte) bool { return validAVX2(&p[0], len(p)) }
 
@@ -20,8 +26,10 @@ func validSIMD(p []byte) bool { return validAVX2(&p[0], len(p)) }
 // by three table look-ups (see utf8Vec), and checks apart that the third and
 // fourth bytes of long sequences are continuation bytes: the method of
 // Keiser and Lemire, "Validating UTF-8 In Less Than One Instruction Per
-// Byte" (2021). A last partial block is checked as the 32 bytes that end the
-// input, so nothing is read outside p[:n].
+// Byte" (2021). An ASCII block needs only a check that no sequence was left
+// open before it, and a run of them is skipped four blocks at a time. A last
+// partial block is checked as the 32 bytes that end the input, so nothing is
+// read outside p[:n].
 //
 //go:noescape
 func validAVX2(p *byte, n int) bool

@@ -84,8 +84,26 @@ loop:
 	VMOVDQU  Y0, Y7
 	ADDQ     $32, SI
 	SUBQ     $32, CX
-	JNZ      loop
-	JMP      tail
+	JZ       tail
+
+ascii:
+	// ASCII comes in runs: skip four blocks at a time while all of them
+	// are ASCII. Y7 keeps the ASCII block before them, which is as good a
+	// predecessor as the last of them: the classes and the open-sequence
+	// check see only that a byte is ASCII.
+	CMPQ      CX, $128
+	JB        loop
+	VMOVDQU   (SI), Y1
+	VPOR      32(SI), Y1, Y1
+	VPOR      64(SI), Y1, Y1
+	VPOR      96(SI), Y1, Y1
+	VPMOVMSKB Y1, AX
+	TESTL     AX, AX
+	JNZ       loop
+	ADDQ      $128, SI
+	SUBQ      $128, CX
+	JNZ       ascii
+	JMP       tail
 
 mixed:
 	// No early exit on an error: a reader validates what arrives as it
@@ -101,16 +119,19 @@ tail:
 	// already checked come out the same, so the overlap is harmless, but the
 	// block needs its true predecessors: the four bytes before it, zero
 	// before the start of the input, placed at the top of Y7.
-	CMPQ SI, DI
-	JEQ  end
-	LEAQ -32(DI), SI
-	VMOVDQU (SI), Y0
-	MOVQ SI, CX
-	SUBQ R8, CX         // offset of the block, 1..31 past a whole one
-	CMPQ CX, $4
-	JB   near
-	MOVL -4(SI), AX
-	JMP  before
+	CMPQ      SI, DI
+	JEQ       end
+	LEAQ      -32(DI), SI
+	VMOVDQU   (SI), Y0
+	VPMOVMSKB Y0, AX
+	TESTL     AX, AX
+	JZ        end // ASCII: only an open sequence before it is wrong
+	MOVQ      SI, CX
+	SUBQ      R8, CX  // offset of the block, 1..31 past a whole one
+	CMPQ      CX, $4
+	JB        near
+	MOVL      -4(SI), AX
+	JMP       before
 
 near:
 	// Fewer than four bytes precede the block: shift in zeros.
@@ -141,6 +162,9 @@ short:
 	// before the start of the input, as in tail).
 	VMOVDQU     (SI), X0
 	VINSERTI128 $1, -16(DI), Y0, Y0
+	VPMOVMSKB   Y0, AX
+	TESTL       AX, AX
+	JZ          end // ASCII; Y7 and Y8 are zero
 	LEAQ        -16(BX), CX // offset of the high lane, 0..15
 	XORL        AX, AX
 	CMPQ        CX, $4

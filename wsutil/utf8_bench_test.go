@@ -15,6 +15,9 @@ const (
 	utf8SampleLatin = "Größere Bäume säumen die Straße; naïve façade, À bientôt, señor! "
 	utf8SampleCJK   = "日本語のテキストと中文文本，한국어텍스트도섞여있습니다。"
 	utf8SampleEmoji = "😀🎉🚀👍🔥🌍💡🤖🎸🍕"
+	// utf8SampleMostly is JSON that is ASCII but for a name or two: the
+	// common case of chat traffic in a Latin-script language.
+	utf8SampleMostly = `{"op":"message","room":"lobby","from":"José","text":"see you at the café at 10"} `
 )
 
 // repeatText repeats sample and cuts the result to the last whole character
@@ -32,8 +35,13 @@ var utf8Inputs = []struct {
 	p    []byte
 }{
 	{"ascii-16B", repeatText(utf8SampleASCII, 16)},
+	{"ascii-64B", repeatText(utf8SampleASCII, 64)},
+	{"ascii-200B", repeatText(utf8SampleASCII, 200)},
 	{"ascii-1KiB", repeatText(utf8SampleASCII, 1<<10)},
 	{"ascii-64KiB", repeatText(utf8SampleASCII, 64<<10)},
+	{"mostly-200B", repeatText(utf8SampleMostly, 200)},
+	{"mostly-1KiB", repeatText(utf8SampleMostly, 1<<10)},
+	{"mostly-64KiB", repeatText(utf8SampleMostly, 64<<10)},
 	{"latin-1KiB", repeatText(utf8SampleLatin, 1<<10)},
 	{"latin-64KiB", repeatText(utf8SampleLatin, 64<<10)},
 	{"cjk-16B", repeatText(utf8SampleCJK, 16)},
@@ -93,6 +101,7 @@ func BenchmarkUTF8Stream(b *testing.B) {
 		name string
 		p    []byte
 	}{
+		{"ascii-64KiB", repeatText(utf8SampleASCII, 64<<10)},
 		{"latin-64KiB", repeatText(utf8SampleLatin, 64<<10)},
 		{"cjk-64KiB", repeatText(utf8SampleCJK, 64<<10)},
 	} {

@@ -2,10 +2,12 @@
 
 package wsutil
 
-// This build has no vector code: validFrom always runs the automaton.
+// This build has no vector code: ValidUTF8 and Write skip ASCII in Go and
+// run the automaton over the rest.
 const (
-	useSIMD = false
-	simdMin = 0
+	useSIMD   = false
+	simdMin   = 0
+	simdASCII = 0
 )
 
 // validSIMD is never called when useSIMD is false.

@@ -199,6 +199,113 @@ func TestValidUTF8Embedded(t *testing.T) {
 	}
 }
 
+// TestValidUTF8ASCIIRuns puts a sequence, valid or not, after an ASCII run
+// of every length from 0 to 300 and before ASCII up to lengths that are
+// multiples of the word, block and four-block sizes, and one past them: the
+// ASCII skips (eight words in Go, four blocks in the vector code) must stop
+// on the sequence wherever it lands, a sequence must be checked whole when it
+// straddles a word or block boundary, and the skips must not run past the
+// end. The validator gets each input whole and in two parts cut around the
+// sequence.
+func TestValidUTF8ASCIIRuns(t *testing.T) {
+	t.Parallel()
+	impls := utf8Impls()
+	seqs := []string{
+		"\xff", "\x80", "\xc0\xaf", "\xc3", "\xe2\x82", "\xed\xa0\x80", "\xf4\x90\x80\x80", "\xf0\x9f\x98",
+		"é", "€", "😀", "\U0010FFFF", "éé", "😀\x80",
+	}
+	ends := []int{8, 9, 16, 17, 32, 33, 64, 65, 96, 128, 129, 160, 161, 192, 256, 257, 300, 320}
+	backing := make([]byte, 340+64)
+	var v wsutil.UTF8Validator
+	for run := 0; run <= 300; run++ {
+		for _, seq := range seqs {
+			for _, end := range append(ends, run+len(seq), run+len(seq)+1) {
+				if end < run+len(seq) {
+					continue
+				}
+				// Vary the alignment of the input with the run.
+				off := run % 64
+				p := backing[off : off+end]
+				for i := range p {
+					p[i] = 'a' + byte(i%26)
+				}
+				copy(p[run:], seq)
+				checkUTF8Fast(t, impls, p)
+				fail := validUTF8PrefixLen(p)
+				for _, k := range []int{run - 1, run, run + 1, run + len(seq)} {
+					if k < 0 || k > len(p) {
+						continue
+					}
+					v.Reset()
+					ok1 := v.Write(p[:k])
+					ok2 := v.Write(p[k:])
+					if ok1 != (k <= fail) || ok2 != (fail == len(p)) {
+						require.Failf(t, "validator disagrees", "% x split at %d: writes %v, %v; first failing byte %d",
+							p, k, ok1, ok2, fail)
+					}
+					require.Equal(t, utf8.Valid(p), v.Valid(), "Valid after % x split at %d", p, k)
+				}
+			}
+		}
+	}
+}
+
+// TestValidUTF8InterruptedSequence breaks a sequence with an ASCII run: text
+// with a lead byte (or two bytes of a longer sequence), ASCII, then the
+// continuation bytes that would have completed it. An ASCII skip taken while
+// a sequence is open would join the two halves and accept the text. The
+// multi-byte text before the lead moves it across word and block
+// boundaries. The text around is ASCII or more multi-byte text, and puts the
+// sequence in the first or the second half of the input: the portable code
+// checks the halves side by side, and the other half must still be busy when
+// one meets the ASCII run.
+func TestValidUTF8InterruptedSequence(t *testing.T) {
+	t.Parallel()
+	impls := utf8Impls()
+	var v wsutil.UTF8Validator
+	for _, lead := range []string{"\xc3", "\xe2", "\xe2\x82", "\xf0", "\xf0\x9f", "\xf0\x9f\x98"} {
+		need := 2 // the length of the sequence lead starts
+		if lead[0] >= 0xF0 {
+			need = 4
+		} else if lead[0] >= 0xE0 {
+			need = 3
+		}
+		broken := func(run int) string {
+			return lead + strings.Repeat("a", run) + "\xa9\x80\x80"[:need-len(lead)]
+		}
+		for _, dense := range []string{"é", "日", "😀"} {
+			pads := []struct{ before, after string }{
+				{"", strings.Repeat("z", 150)},
+				{"", strings.Repeat(dense, 150/len(dense))},
+				{strings.Repeat(dense, 300/len(dense)), strings.Repeat(dense, 150/len(dense))},
+			}
+			for pre := 0; pre <= 40; pre += len(dense) {
+				for run := 1; run <= 40; run++ {
+					for _, pad := range pads {
+						p := []byte(pad.before + strings.Repeat(dense, pre/len(dense)) + broken(run) + pad.after)
+						require.False(t, utf8.Valid(p))
+						checkUTF8Fast(t, impls, p)
+						v.Reset()
+						assert.False(t, v.Write(p) && v.Valid(), "Write(% x)", p)
+					}
+				}
+			}
+		}
+	}
+}
+
+// checkUTF8Fast is checkUTF8 without the byte-at-a-time validator, for tests
+// that run it on many long inputs.
+func checkUTF8Fast(t *testing.T, impls []utf8Impl, p []byte) {
+	t.Helper()
+	want := utf8.Valid(p)
+	for _, im := range impls {
+		if im.valid(p) != want {
+			require.Equal(t, want, im.valid(p), "%s(% x)", im.name, p)
+		}
+	}
+}
+
 // randomUTF8 returns n bytes of random valid UTF-8 (cut at the end, so
 // possibly with an open sequence), weighted toward multi-byte characters.
 func randomUTF8(rng *rand.Rand, n int) []byte {

@@ -39,31 +39,48 @@ func (c *Conn) flushOwed() {
 // writeQueued writes the queue until it finds it empty, on the goroutine
 // that owns the writing.
 func (c *Conn) writeQueued() {
-	w := frameWriter{c: c}
-	defer w.free()
+	w := frameWriters.Get().(*frameWriter)
+	w.c = c
 	var prio []control
-	var items []Message
-	defer func() { putItems(items) }()
+	spare := msgBufs.Get().(*msgBuf)
 	for {
 		c.mu.Lock()
-		if c.phase == phaseDone || len(c.q.prio)+len(c.q.items) == 0 {
+		pre := c.q.preamble
+		c.q.preamble = nil
+		queued := 0
+		if c.q.items != nil {
+			queued = len(c.q.items.m)
+		}
+		if c.phase == phaseDone || len(pre)+len(c.q.prio)+queued == 0 {
 			c.q.writer = writerNone
 			c.q.idleLocked()
 			c.mu.Unlock()
-			return
+			break
 		}
 		prio, c.q.prio = c.q.prio, prio[:0]
-		items, c.q.items = c.q.items, items[:0]
+		batch := c.q.items
+		if batch == nil {
+			batch = msgBufs.Get().(*msgBuf)
+		}
+		c.q.items = spare
 		closed := c.phase >= phaseSent
 		c.mu.Unlock()
-		ok := w.writeBatch(prio, items, closed)
+		ok := w.writeBatch(pre, prio, batch.m, closed)
 		clear(prio)
-		clear(items)
+		clear(batch.m)
+		batch.m = batch.m[:0]
+		spare = batch
 		if !ok {
-			return
+			break
 		}
 	}
+	putMsgBuf(spare)
+	w.free()
 }
+
+// frameWriters holds the frameWriters of the writing goroutines, with the
+// capacity of their vectors.
+var frameWriters = sync.Pool{New: func() any { return new(frameWriter) }}
 
 // frameWriter turns a batch of queued items into frames and writes them.
 // Headers and small payloads are copied into a buffer borrowed for the
@@ -74,6 +91,7 @@ type frameWriter struct {
 	buf  *bufpool.Buf // borrowed while writing
 	mark int          // buf.B[mark:] is not yet in vecs
 	vecs net.Buffers  // what the next flush writes, in order
+	out  net.Buffers  // what WriteTo consumes of vecs
 	mw   *Writer      // for fragmented or encoded messages, borrowed
 	err  error        // the first write error: after it, nothing is written
 }
@@ -89,8 +107,12 @@ const writeBufferSize = 16 << 10
 // through, with their buffers.
 var writerPool = sync.Pool{New: func() any { return NewWriter(nil, 0, ws.OpBinary) }}
 
-// free gives back what the writer borrowed.
+// free gives back what the writer borrowed, and w itself.
 func (w *frameWriter) free() {
+	defer func() {
+		w.c, w.err, w.mark = nil, nil, 0
+		frameWriters.Put(w)
+	}()
 	if w.buf != nil {
 		w.buf.Release()
 		w.buf = nil
@@ -103,14 +125,16 @@ func (w *frameWriter) free() {
 	}
 }
 
-// writeBatch writes the control frames, then the items, and settles every
+// writeBatch writes pre (the 101 response, if the Conn has yet to write
+// it), the control frames, then the items, and settles every
 // item: its Done learns the outcome, its Budget bytes and buffer are given
 // back. closed says our close frame has already left: nothing follows it.
 // It reports false when the writer must stop.
-func (w *frameWriter) writeBatch(prio []control, items []Message, closed bool) bool {
+func (w *frameWriter) writeBatch(pre []byte, prio []control, items []Message, closed bool) bool {
 	c := w.c
 	sentClose := false
 	var err error
+	w.bytes(pre)
 	for i := range prio {
 		if closed || err != nil {
 			break
@@ -164,6 +188,9 @@ func (w *frameWriter) settle(items []Message, written int, err error) {
 		acct += m.acct
 		payload += int64(len(m.Payload))
 		switch {
+		case m.frame == frameMore:
+			// A frame of a streamed message: the message counts once,
+			// with its last frame.
 		case i >= written:
 			c.dropped.Add(1)
 			notify(m.Done, errClosed)
@@ -179,12 +206,17 @@ func (w *frameWriter) settle(items []Message, written int, err error) {
 		}
 	}
 	if bytes > 0 {
+		// The Budget first: a sender woken by the room below must not
+		// see these bytes held twice, by the batch and by what it queues.
+		c.cfg.Budget.release(acct)
 		c.mu.Lock()
 		c.q.bytes -= bytes
 		c.q.payload -= payload
+		if err == nil {
+			c.q.progress = c.since()
+		}
 		c.wakeSendersLocked()
 		c.mu.Unlock()
-		c.cfg.Budget.release(acct)
 	}
 }
 
@@ -267,9 +299,9 @@ func (w *frameWriter) flush() error {
 	w.cut()
 	if len(w.vecs) > 0 && w.err == nil {
 		w.c.armWriteDeadline()
-		v := w.vecs
+		w.out = w.vecs
 		var n int64
-		n, w.err = v.WriteTo(w.c.nc)
+		n, w.err = w.out.WriteTo(w.c.nc)
 		w.c.bytesOut.Add(n)
 	}
 	clear(w.vecs)
@@ -335,6 +367,10 @@ func (w *frameWriter) header(h ws.Header) {
 // message batches one data message.
 func (w *frameWriter) message(m Message) error {
 	c := w.c
+	if m.frame != frameNone {
+		w.bytes(m.Payload) // framed, masked and encoded by Conn.Writer
+		return nil
+	}
 	ext := c.sendExt
 	if m.NoCompress {
 		ext = nil

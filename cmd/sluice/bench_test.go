@@ -18,6 +18,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/sluice-ws/sluice/internal/wstest"
 	"github.com/sluice-ws/sluice/ws"
 	"github.com/sluice-ws/sluice/wsflate"
 	"github.com/sluice-ws/sluice/wsutil"
@@ -125,7 +126,7 @@ func runBenchCmd(t *testing.T, url string, args ...string) (benchResult, string,
 	t.Helper()
 	var out, errOut syncBuffer
 	// Every wait of bench is bounded by the test's own deadline.
-	args = append([]string{"bench", "-timeout", waitBound.String()}, args...)
+	args = append([]string{"bench", "-timeout", wstest.Remaining(t).String()}, args...)
 	err := run(testCtx(t), append(args, url), strings.NewReader(""), &out, &errOut)
 	var res benchResult
 	if err == nil {

@@ -1,11 +1,8 @@
 package main
 
 import (
+	"bytes"
 	"context"
-	"errors"
-	"log/slog"
-	"net/http"
-	"sync"
 
 	"github.com/sluice-ws/sluice/wsflate"
 	"github.com/sluice-ws/sluice/wsutil"
@@ -65,73 +62,28 @@ func chatDeflate(cfg serveConfig) *wsflate.Extension {
 	return cfg.deflate.extension(true)
 }
 
-// hub is the chat room: it sends every message to every member.
-type hub struct {
-	log     *slog.Logger
-	mu      sync.Mutex                // held during a whole broadcast: one order for all
-	members map[*wsutil.Conn]struct{} // guarded by mu
-}
-
-func newHub(log *slog.Logger) *hub {
-	return &hub{log: log, members: make(map[*wsutil.Conn]struct{})}
-}
-
-// join adds c to the room and returns the number of members.
-func (h *hub) join(c *wsutil.Conn) int {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	h.members[c] = struct{}{}
-	return len(h.members)
-}
-
-// leave removes c from the room.
-func (h *hub) leave(c *wsutil.Conn) {
-	h.mu.Lock()
-	delete(h.members, c)
-	h.mu.Unlock()
-}
-
-// broadcast queues m on every member, the sender included, and returns
-// how many queued it. It does not wait for slow members: their Conns are
-// configured by chatConnConfig to close when their queue is full, and
-// they are removed from the room then. Holding mu across the fan-out makes
-// every member see the messages of concurrent senders in the same order.
+// chatMessage broadcasts what a member sends to every member, the sender
+// included, on the sender's reading goroutine. It does not wait for slow
+// members: their Conns are configured by chatConnConfig to close when
+// their queue is full, and the registry forgets them then. Holding
+// chatOrder across the fan-out makes every member see the messages of
+// concurrent senders in the same order.
 //
-// The message is prepared (wsutil.Prepare): its frame is built once for
-// the uncompressed members and compressed once for each window size
-// among the compressed ones (they compress without context takeover, see
-// chatDeflate), then written as it is to each. The payload is shared by
-// all members; nobody modifies it.
-func (h *hub) broadcast(ctx context.Context, m wsutil.Message) (queued int) {
-	m = wsutil.Prepare(m.OpCode, m.Payload)
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	for c := range h.members {
-		err := c.Send(ctx, m)
-		switch {
-		case err == nil:
-			queued++
-		case errors.Is(err, wsutil.ErrQueueFull):
-			h.log.Warn("chat: client too slow, closed with 1008", "remote", c.NetConn().RemoteAddr().String())
-			delete(h.members, c)
-		default:
-			// Closing or closed: its handler will make it leave.
-		}
-	}
-	return queued
+// Server.Broadcast prepares the message (wsutil.Prepare): its frame is
+// built once for the uncompressed members and compressed once for each
+// window size among the compressed ones (they compress without context
+// takeover, see chatDeflate), then written as it is to each. The payload
+// is shared by all members, so it is copied out of the sender's buffer,
+// which is valid only during OnMessage.
+func (s *server) chatMessage(_ *wsutil.Conn, m wsutil.Message) {
+	m.Payload = bytes.Clone(m.Payload)
+	s.chatOrder.Lock()
+	defer s.chatOrder.Unlock()
+	s.chat.Broadcast(context.Background(), m, nil)
 }
 
-// handleChat joins the client to the room and broadcasts what it sends.
-func (s *server) handleChat(w http.ResponseWriter, r *http.Request) {
-	c := s.upgrade(w, r, &s.chatUpgrader, s.chatConfig)
-	if c == nil {
-		return
-	}
-	defer s.release(r.URL.Path, c)
-	n := s.room.join(c)
-	s.log.Debug("chat joined", "remote", r.RemoteAddr, "members", n)
-	defer s.room.leave(c)
-	for m := range c.Inbound() {
-		s.room.broadcast(r.Context(), m)
-	}
+// chatJoined logs a new member.
+func (s *server) chatJoined(c *wsutil.Conn, r *wsutil.Request) {
+	s.accepted("/chat")(c, r)
+	s.log.Debug("chat joined", "remote", r.HTTP.RemoteAddr, "members", s.chat.Len())
 }

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -18,7 +17,8 @@ import (
 	"github.com/sluice-ws/sluice/wsutil"
 )
 
-// BenchmarkChatBroadcast measures one broadcast through the hub to a room
+// BenchmarkChatBroadcast measures one broadcast, as /chat makes it
+// (wsutil.Prepare, then Send to every member), to a room
 // whose members all offered plain permessage-deflate, as browsers do, in
 // three configurations:
 //
@@ -61,7 +61,6 @@ func benchBroadcast(b *testing.B, size, members int, mode string) {
 		msgs[i] = jsonLines(size, uint64(i))
 	}
 
-	h := newHub(slog.New(slog.DiscardHandler))
 	var (
 		wg      sync.WaitGroup
 		pending sync.WaitGroup // members still waiting for b.N messages
@@ -74,7 +73,6 @@ func benchBroadcast(b *testing.B, size, members int, mode string) {
 		server, peer := net.Pipe()
 		c, err := wsutil.NewConn(server, ws.ServerSide, hs, cfg)
 		require.NoError(b, err)
-		h.join(c)
 		conns, peers = append(conns, c), append(peers, peer)
 		wg.Go(func() { countFrames(peer, b.N, &wire, pending.Done) })
 	}
@@ -82,7 +80,10 @@ func benchBroadcast(b *testing.B, size, members int, mode string) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := range b.N {
-		h.broadcast(b.Context(), wsutil.Message{OpCode: ws.OpText, Payload: msgs[i%len(msgs)]})
+		m := wsutil.Prepare(ws.OpText, msgs[i%len(msgs)])
+		for _, c := range conns {
+			_ = c.Send(b.Context(), m)
+		}
 	}
 	pending.Wait()
 	b.StopTimer()

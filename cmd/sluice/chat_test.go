@@ -1,11 +1,12 @@
 package main
 
 import (
+	"bufio"
+	"bytes"
 	"fmt"
-	"log/slog"
 	"net"
+	"sync"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -14,67 +15,101 @@ import (
 	"github.com/sluice-ws/sluice/wsutil"
 )
 
-// A member that stops reading is closed with 1008 once its queue is full,
-// while the others go on receiving every message: a broadcast never waits
-// for it.
-func TestHubSlowMember(t *testing.T) {
+// A member that stops reading is closed with 1008 once what it holds back
+// passes -chat-queue, while the others, which read, go on receiving every
+// message: a broadcast never waits for it, and a member is judged by the
+// bytes it holds back, not by a count of messages.
+func TestChatSlowMember(t *testing.T) {
 	t.Parallel()
-	const queue = 1 << 10 // bytes: about ten of the messages below, each of which the queue counts with its overhead
-	cfg := chatConnConfig(serveConfig{chatMaxMessage: 1 << 10, chatQueue: queue}, nil, nil)
-	h := newHub(slog.New(slog.DiscardHandler))
+	s := startServe(t, "-chat-queue", "8M")
+	sender := dialConn(t, nil, s.url("/chat"), wsutil.Config{})
+	fast := dialConn(t, nil, s.url("/chat"), wsutil.Config{})
+	// The slow member: a handshake, then it never reads.
+	slow, _, err := (&ws.Dialer{}).Dial(testCtx(t), s.url("/chat"))
+	require.NoError(t, err)
+	defer slow.Close()
+	waitJoined(t, s, 3)
 
-	// net.Pipe has no buffer: a write blocks until the other end reads,
-	// so a peer that never reads is as slow as a peer can be.
-	member := func() (server *wsutil.Conn, peer net.Conn) {
-		a, b := net.Pipe()
-		t.Cleanup(func() { a.Close(); b.Close() })
-		c, err := wsutil.NewConn(a, ws.ServerSide, ws.Handshake{}, cfg)
-		require.NoError(t, err)
-		t.Cleanup(func() { _ = c.Terminate() })
-		h.join(c)
-		return c, b
-	}
-	var fast []*wsutil.Conn
-	for range 2 {
-		_, peer := member()
-		client, err := wsutil.NewConn(peer, ws.ClientSide, ws.Handshake{}, wsutil.Config{})
-		require.NoError(t, err)
-		t.Cleanup(func() { _ = client.Terminate() })
-		fast = append(fast, client)
-	}
-	slow, slowPeer := member()
-
-	isMember := func(c *wsutil.Conn) bool {
-		h.mu.Lock()
-		defer h.mu.Unlock()
-		_, ok := h.members[c]
-		return ok
-	}
-	// The slow member's writer holds what fits in its write buffer, its
-	// queue the next messages; then it overflows. The fast members keep
-	// up all along and get every message.
-	const limit = 100
-	i := 0
-	for ; i < limit && isMember(slow); i++ {
-		m := wsutil.Message{OpCode: ws.OpText, Payload: fmt.Appendf(nil, "msg %d", i)}
-		sent := make(chan int, 1)
-		go func() { sent <- h.broadcast(t.Context(), m) }()
-		select {
-		case <-sent:
-		case <-time.After(waitBound):
-			require.FailNow(t, "broadcast blocked on the slow member")
+	// 32 MiB in all: far more than the slow member's socket buffers and
+	// its queue hold. The queue is large enough that a member that reads
+	// never falls 8 MiB behind, even on a busy machine.
+	const count = 4096
+	payload := bytes.Repeat([]byte("x"), 8<<10-8)
+	go func() {
+		for i := range count {
+			m := wsutil.Message{OpCode: ws.OpText, Payload: append(fmt.Appendf(nil, "%08d", i), payload...)}
+			if sender.Send(testCtx(t), m) != nil {
+				return
+			}
 		}
-		for _, c := range fast {
-			assert.Equal(t, string(m.Payload), string(recv(t, c).Payload))
+	}()
+	var wg sync.WaitGroup
+	for _, c := range []*wsutil.Conn{sender, fast} {
+		wg.Go(func() {
+			for i := range count {
+				m := recv(t, c)
+				if !assert.Equal(t, fmt.Sprintf("%08d", i), string(m.Payload[:8]), "every message, in order") {
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	// The slow member wakes up: after what its socket held, it reads the
+	// 1008 close frame (the rest of the messages were never sent).
+	assert.Equal(t, ws.StatusPolicyViolation, ws.CloseStatus(readClose(t, slow)))
+	s.logs.waitFor(t, `level=WARN msg="chat: client too slow, closed with 1008"`)
+}
+
+// readClose reads frames from a raw connection until a close frame and
+// returns it as an error (a ws.CloseError).
+func readClose(t *testing.T, nc net.Conn) error {
+	t.Helper()
+	if d, ok := testCtx(t).Deadline(); ok {
+		require.NoError(t, nc.SetReadDeadline(d))
+	}
+	br := bufio.NewReader(nc)
+	for {
+		f, err := ws.ReadFrame(br, 0)
+		require.NoError(t, err, "no close frame")
+		if f.Header.OpCode == ws.OpClose {
+			code, reason, err := ws.ParseCloseBody(f.Payload)
+			require.NoError(t, err)
+			return ws.CloseError{Code: code, Reason: string(reason)}
 		}
 	}
-	require.Less(t, i, limit, "the slow member never overflowed")
-	assert.Greater(t, i, 4, "not before its queue was full")
-	h.mu.Lock()
-	assert.Len(t, h.members, 2)
-	h.mu.Unlock()
+}
 
-	slowPeer.Close() // lets its blocked write fail at once
-	require.ErrorIs(t, waitDone(t, slow), wsutil.ErrQueueFull)
-	assert.Equal(t, 2, h.broadcast(t.Context(), wsutil.Message{OpCode: ws.OpText, Payload: []byte("after")}))
+// Nine members each sending a burst of small messages at once, all of them
+// reading as fast as they can: nobody is closed, everybody gets every
+// message. (With a send queue bounded by a count of messages, every member
+// was closed after 1 to 14 messages.)
+func TestChatBurstsKeepMembers(t *testing.T) {
+	t.Parallel()
+	s := startServe(t)
+	const members, burst = 9, 200
+	cs := make([]*wsutil.Conn, members)
+	for i := range cs {
+		cs[i] = dialConn(t, nil, s.url("/chat"), wsutil.Config{})
+	}
+	waitJoined(t, s, members)
+	var wg sync.WaitGroup
+	for i, c := range cs {
+		wg.Go(func() {
+			for j := range burst {
+				m := wsutil.Message{OpCode: ws.OpText, Payload: fmt.Appendf(nil, `{"from":%d,"n":%d,"text":"hello, room"}`, i, j)}
+				if !assert.NoError(t, c.Send(testCtx(t), m)) {
+					return
+				}
+			}
+		})
+		wg.Go(func() {
+			for range members * burst {
+				if _, err := c.Receive(testCtx(t)); !assert.NoError(t, err, "member %d", i) {
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/sluice-ws/sluice/internal/wstest"
 	"github.com/sluice-ws/sluice/ws"
 	"github.com/sluice-ws/sluice/wsflate"
 	"github.com/sluice-ws/sluice/wsutil"
@@ -103,6 +104,9 @@ func dialDeflate(t *testing.T, url string, client *wsflate.Extension, cfg wsutil
 		d.Extensions = []httphead.Option{client.Offer()}
 		d.OnExtensions = client.CheckResponse
 		cfg.Extension = client
+	}
+	if cfg.CloseTimeout == 0 {
+		cfg.CloseTimeout = wstest.Remaining(t) // only a hang may end a closing handshake
 	}
 	nc, hs, err := d.Dial(testCtx(t), url)
 	require.NoError(t, err)

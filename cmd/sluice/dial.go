@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
@@ -16,9 +15,9 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/gobwas/httphead"
 	"github.com/sluice-ws/sluice/ws"
 	"github.com/sluice-ws/sluice/wsflate"
+	"github.com/sluice-ws/sluice/wsproxy"
 	"github.com/sluice-ws/sluice/wsutil"
 )
 
@@ -100,35 +99,30 @@ func runDial(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	if err != nil {
 		return err
 	}
-	d := &ws.Dialer{
-		Header:    cfg.headers.h,
-		Origin:    cfg.origin,
-		Protocols: cfg.protocols,
-		Timeout:   cfg.timeout,
-		Proxy:     http.ProxyFromEnvironment,
+	opts := &wsutil.DialOptions{
+		Header:           cfg.headers.h,
+		Origin:           cfg.origin,
+		Protocols:        cfg.protocols,
+		HandshakeTimeout: cfg.timeout,
+		ProxyTunnel:      wsproxy.SOCKS5, // HTTPS_PROXY=socks5://… works too
+		Config:           wsutil.Config{MaxMessageSize: int64(cfg.maxMessage)},
+	}
+	if cfg.timeout == 0 {
+		opts.HandshakeTimeout = -1 // none
 	}
 	if cfg.insecure {
-		d.TLSConfig = &tls.Config{InsecureSkipVerify: true} //nolint:gosec // asked for with -insecure
+		opts.TLSConfig = &tls.Config{InsecureSkipVerify: true} //nolint:gosec // asked for with -insecure
 	}
-	connCfg := wsutil.Config{MaxMessageSize: int64(cfg.maxMessage)}
 	if cfg.compress {
 		// Offer client_max_window_bits without a value: the server may
 		// bound our window to whatever suits its memory, and we keep to
 		// any bound (RFC 7692 §7.1.2.2). The server's own window and
 		// context takeover are its choice.
-		deflate := &wsflate.Extension{ClientMaxWindowBits: wsflate.WindowBitsNoValue}
-		d.Extensions = []httphead.Option{deflate.Offer()}
-		d.OnExtensions = deflate.CheckResponse
-		connCfg.Extension = deflate
+		opts.Config.Extension = &wsflate.Extension{ClientMaxWindowBits: wsflate.WindowBitsNoValue}
 	}
 	shown := redactURL(cfg.url)
-	nc, hs, err := d.Dial(ctx, cfg.url)
+	c, hs, err := wsutil.Dial(ctx, cfg.url, opts)
 	if err != nil {
-		return fmt.Errorf("dial %s: %w", shown, err)
-	}
-	c, err := wsutil.NewConn(nc, ws.ClientSide, hs, connCfg)
-	if err != nil {
-		_ = nc.Close()
 		return fmt.Errorf("dial %s: %w", shown, err)
 	}
 	if hs.Protocol != "" {

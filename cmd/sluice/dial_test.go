@@ -7,6 +7,8 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"os/exec"
 	"regexp"
 	"slices"
 	"strconv"
@@ -14,11 +16,11 @@ import (
 	"sync"
 	"syscall"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/sluice-ws/sluice/internal/wstest"
 	"github.com/sluice-ws/sluice/ws"
 	"github.com/sluice-ws/sluice/wsflate"
 	"github.com/sluice-ws/sluice/wsutil"
@@ -42,7 +44,7 @@ func wsServer(t *testing.T, handle func(c *wsutil.Conn, r *http.Request)) string
 		if err != nil {
 			return
 		}
-		c, err := wsutil.NewConn(nc, ws.ServerSide, hs, wsutil.Config{})
+		c, err := wsutil.NewConn(nc, ws.ServerSide, hs, wsutil.Config{CloseTimeout: wstest.Remaining(t)})
 		if !assert.NoError(t, err) {
 			nc.Close()
 			return
@@ -101,9 +103,9 @@ func (d *dialRun) send(t *testing.T, line string) {
 	select {
 	case err := <-done:
 		require.NoError(t, err)
-	case <-time.After(waitBound):
+	case <-wstest.After(t):
 		d.stdin.CloseWithError(io.ErrClosedPipe)
-		require.FailNow(t, "dial does not read stdin")
+		require.FailNow(t, wstest.Expired(t, "dial to read stdin").Error())
 	}
 }
 
@@ -114,8 +116,8 @@ func (d *dialRun) wait(t *testing.T) error {
 	case err := <-d.errc:
 		d.errc <- err
 		return err
-	case <-time.After(waitBound):
-		require.FailNow(t, "dial did not return", "stderr:\n%s", d.stderr.String())
+	case <-wstest.After(t):
+		require.FailNow(t, wstest.Expired(t, "dial to return").Error(), "stderr:\n%s", d.stderr.String())
 		return nil
 	}
 }
@@ -207,8 +209,8 @@ func TestDialClose(t *testing.T) {
 	select {
 	case err := <-seen:
 		assert.Equal(t, ws.CloseError{Code: 4000, Reason: "bye now"}, err)
-	case <-time.After(waitBound):
-		require.FailNow(t, "the server never saw the close")
+	case <-wstest.After(t):
+		require.FailNow(t, wstest.Expired(t, "the server to see the close").Error())
 	}
 	assert.Contains(t, d.stderr.String(), `closed: code=4000 reason="bye now"`)
 }
@@ -229,8 +231,8 @@ func TestDialInterrupt(t *testing.T) {
 	select {
 	case err := <-seen:
 		assert.Equal(t, ws.StatusGoingAway, ws.CloseStatus(err))
-	case <-time.After(waitBound):
-		require.FailNow(t, "the server never saw the close")
+	case <-wstest.After(t):
+		require.FailNow(t, wstest.Expired(t, "the server to see the close").Error())
 	}
 }
 
@@ -312,8 +314,8 @@ func TestDialRequest(t *testing.T) {
 	var h http.Header
 	select {
 	case h = <-got:
-	case <-time.After(waitBound):
-		require.FailNow(t, "no request")
+	case <-wstest.After(t):
+		require.FailNow(t, wstest.Expired(t, "the request").Error())
 	}
 	assert.Equal(t, []string{"abc", "def"}, h.Values("X-Token"))
 	assert.Equal(t, "https://app.example.com", h.Get("Origin"))
@@ -460,4 +462,35 @@ func TestDialCompressDeclined(t *testing.T) {
 			}
 		})
 	}
+}
+
+// dialEnvChild marks the child process of TestDialSOCKS5FromEnvironment.
+const dialEnvChild = "SLUICE_DIAL_SOCKS_ENV_CHILD"
+
+// dial takes its proxy from the environment, a SOCKS5 one included, with
+// the credentials of its URL. net/http reads the environment once per
+// process, so the test runs in a child process.
+func TestDialSOCKS5FromEnvironment(t *testing.T) {
+	if os.Getenv(dialEnvChild) == "" {
+		t.Parallel()
+		cmd := exec.CommandContext(testCtx(t), os.Args[0], "-test.run=^TestDialSOCKS5FromEnvironment$", "-test.v", "-test.count=1")
+		cmd.Env = append(os.Environ(), dialEnvChild+"=1")
+		out, err := cmd.CombinedOutput()
+		require.NoError(t, err, "child:\n%s", out)
+		assert.Contains(t, string(out), "--- PASS: TestDialSOCKS5FromEnvironment", "child:\n%s", out)
+		return
+	}
+	s := startServe(t)
+	socks := wstest.StartSOCKS5Proxy(t, "me", "pw", func(string) string { return s.addr })
+	t.Setenv("HTTP_PROXY", "socks5://me:pw@"+socks.Addr)
+	for _, k := range []string{"http_proxy", "NO_PROXY", "no_proxy", "REQUEST_METHOD"} {
+		t.Setenv(k, "")
+	}
+	d := startDial(t, "ws://chat.example.test/echo")
+	d.stderr.waitFor(t, `connected to ws://chat.example.test/echo\n`)
+	d.send(t, "through socks")
+	d.stdout.waitFor(t, `(?m)^through socks$`)
+	require.NoError(t, d.stdin.Close())
+	require.NoError(t, d.wait(t))
+	assert.Equal(t, []wstest.ProxyRequest{{Target: "chat.example.test:80", Auth: "me:pw"}}, socks.Requests())
 }

@@ -25,4 +25,9 @@ var (
 	// errBenchHandshake reports that the server refused or botched the
 	// opening handshake of sluice bench.
 	errBenchHandshake = errors.New("handshake failed")
+	// errConformance reports that conform found cases the server failed.
+	errConformance = errors.New("the server does not conform")
+	// errAutobahn reports that autobahn-client could not complete a run
+	// with the fuzzing server.
+	errAutobahn = errors.New("autobahn run incomplete")
 )

@@ -1,17 +1,21 @@
 // Command sluice is the toolkit's companion tool: a demo WebSocket server
-// that doubles as the model of a production setup (serve), and an
-// interactive client in the spirit of wscat and websocat (dial), and a
-// load generator that measures an echo server (bench).
+// that doubles as the model of a production setup (serve), an interactive
+// client in the spirit of wscat and websocat (dial), a load generator that
+// measures an echo server (bench), and two conformance tools: the RFC
+// 6455/7692 suite against any server (conform), and the sluice client as
+// the testee of an Autobahn fuzzing server (autobahn-client).
 //
 // Usage:
 //
-//	sluice serve [flags]        run the echo and chat server
-//	sluice dial [flags] URL     talk to a WebSocket server from a terminal
-//	sluice bench [flags] URL    load an echo server and measure it
-//	sluice help [command]       print the usage of a command
+//	sluice serve [flags]                run the echo and chat server
+//	sluice dial [flags] URL             talk to a WebSocket server from a terminal
+//	sluice bench [flags] URL            load an echo server and measure it
+//	sluice conform [flags] URL          run the RFC 6455/7692 conformance suite against a server
+//	sluice autobahn-client [flags] URL  run the sluice client against an Autobahn fuzzing server
+//	sluice help [command]               print the usage of a command
 //
-// docs/serve.md, docs/dial.md and docs/bench.md describe the commands in
-// full.
+// docs/serve.md, docs/dial.md and docs/bench.md describe the first three in
+// full, docs/conformance.md the other two.
 package main
 
 import (
@@ -65,6 +69,8 @@ var commands = []command{
 	{"serve", "run the demo echo and chat server", runServe},
 	{"dial", "talk to a WebSocket server from the terminal", runDial},
 	{"bench", "load a WebSocket echo server and measure it", runBench},
+	{"conform", "run the RFC 6455/7692 conformance suite against a server", runConform},
+	{"autobahn-client", "run the sluice client against an Autobahn fuzzing server", runAutobahnClient},
 }
 
 // run runs the sluice command line args (without the program name),
@@ -112,7 +118,7 @@ func usage(w io.Writer) {
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "Commands:")
 	for _, c := range commands {
-		fmt.Fprintf(w, "  %-8s %s\n", c.name, c.summary)
+		fmt.Fprintf(w, "  %-16s %s\n", c.name, c.summary)
 	}
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, `Run "sluice <command> -h" for the flags of a command.`)

@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -17,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
+	"github.com/sluice-ws/sluice/internal/wstest"
 	"github.com/sluice-ws/sluice/ws"
 	"github.com/sluice-ws/sluice/wsutil"
 )
@@ -30,15 +30,15 @@ func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m)
 }
 
-// waitBound bounds every wait in these tests.
-const waitBound = 10 * time.Second
+// Every wait in these tests ends with the test, or at the run's deadline
+// (go test -timeout) less a margin to report it: wstest.Deadline. A slow
+// machine cannot reach that bound while the code is right; a hang does.
 
-// testCtx returns a context that ends with the test or after waitBound.
+// testCtx returns a context for one operation of t that ends with the
+// test or at wstest.Deadline.
 func testCtx(t *testing.T) context.Context {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), waitBound)
-	t.Cleanup(cancel)
-	return ctx
+	return wstest.Context(t, "an operation of "+t.Name())
 }
 
 // syncBuffer is an io.Writer that run may write from any goroutine while
@@ -88,7 +88,7 @@ func (b *syncBuffer) waitLen(t *testing.T, n int) {
 // reports true.
 func (b *syncBuffer) wait(t *testing.T, what string, done func([]byte) bool) {
 	t.Helper()
-	timeout := time.NewTimer(waitBound)
+	timeout := time.NewTimer(time.Until(wstest.Deadline(t)))
 	defer timeout.Stop()
 	for {
 		b.mu.Lock()
@@ -108,7 +108,7 @@ func (b *syncBuffer) wait(t *testing.T, what string, done func([]byte) bool) {
 			if len(s) > 2000 {
 				s = "…" + s[len(s)-2000:]
 			}
-			require.FailNowf(t, "never happened", "waited for %s; got %d bytes:\n%s", what, b.Len(), s)
+			require.FailNowf(t, "never happened", "%v; got %d bytes:\n%s", wstest.Expired(t, what), b.Len(), s)
 		}
 	}
 }
@@ -135,7 +135,13 @@ func startServe(t *testing.T, args ...string) *testServer {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &testServer{logs: &syncBuffer{}, cancel: cancel, errc: make(chan error, 1)}
-	argv := append([]string{"serve", "-addr", "127.0.0.1:0", "-log-level", "debug"}, args...)
+	// serve's production bounds (keepalive, write timeout: 30 s) are
+	// bounds a loaded machine reaches while a 16 MiB message is compressed
+	// under -race: here only a hang may reach them. A test that sets them
+	// itself wins, since the last flag counts.
+	hang := wstest.Remaining(t).Round(time.Second).String()
+	argv := append([]string{"serve", "-addr", "127.0.0.1:0", "-log-level", "debug",
+		"-ping-interval", hang, "-write-timeout", hang}, args...)
 	go func() { s.errc <- run(ctx, argv, strings.NewReader(""), io.Discard, s.logs) }()
 	t.Cleanup(func() {
 		cancel()
@@ -152,8 +158,8 @@ func (s *testServer) wait(t *testing.T) error {
 	case err := <-s.errc:
 		s.errc <- err // let a later wait see it too
 		return err
-	case <-time.After(waitBound):
-		return errors.New("serve did not return")
+	case <-wstest.After(t):
+		return wstest.Expired(t, "serve to return")
 	}
 }
 
@@ -165,6 +171,10 @@ func dialConn(t *testing.T, d *ws.Dialer, url string, cfg wsutil.Config) *wsutil
 	t.Helper()
 	if d == nil {
 		d = &ws.Dialer{}
+	}
+	if cfg.CloseTimeout == 0 {
+		// Only a hang may end a closing handshake here.
+		cfg.CloseTimeout = wstest.Remaining(t)
 	}
 	nc, hs, err := d.Dial(testCtx(t), url)
 	require.NoError(t, err)
@@ -181,8 +191,8 @@ func recv(t *testing.T, c *wsutil.Conn) wsutil.Message {
 	case m, ok := <-c.Inbound():
 		require.True(t, ok, "connection ended: %v", c.Err())
 		return m
-	case <-time.After(waitBound):
-		require.FailNow(t, "no message")
+	case <-wstest.After(t):
+		require.FailNow(t, wstest.Expired(t, "a message").Error())
 		return wsutil.Message{}
 	}
 }
@@ -193,8 +203,8 @@ func waitDone(t *testing.T, c *wsutil.Conn) error {
 	select {
 	case <-c.Done():
 		return c.Err()
-	case <-time.After(waitBound):
-		require.FailNow(t, "connection did not end")
+	case <-wstest.After(t):
+		require.FailNow(t, wstest.Expired(t, "the connection to end").Error())
 		return nil
 	}
 }

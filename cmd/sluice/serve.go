@@ -13,6 +13,7 @@ import (
 	"path"
 	"runtime/debug"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/sluice-ws/sluice/ws"
@@ -167,73 +168,85 @@ func limitGoMemory(budget int64) (int64, bool) {
 
 // server is the serve subcommand's HTTP and WebSocket server.
 type server struct {
-	cfg   serveConfig
-	log   *slog.Logger
-	http  *http.Server
-	conns tracker
-	room  *hub
-
-	echoUpgrader, chatUpgrader ws.HTTPUpgrader
-	echoConfig, chatConfig     wsutil.Config
+	cfg  serveConfig
+	log  *slog.Logger
+	http *http.Server
+	// echo and chat are the WebSocket endpoints: each accepts its
+	// connections, keeps them in its registry and closes them at
+	// shutdown.
+	echo, chat *wsutil.Server
+	// chatOrder makes one broadcast at a time, so that every member sees
+	// the messages of concurrent senders in the same order.
+	chatOrder sync.Mutex
 	// budget bounds the bytes every connection holds together.
 	budget *wsutil.Budget
 	// echoDeflate and chatDeflate are the permessage-deflate
-	// configurations, nil with -compress=false. Each is both the
-	// upgrader's Extension hook and its Config's Extension: what
-	// Negotiate answers is what Bind then sets up.
+	// configurations, nil with -compress=false. Each is the Extension of
+	// its endpoint's Config, which both negotiates and runs it.
 	echoDeflate, chatDeflate *wsflate.Extension
 }
 
 func newServer(cfg serveConfig, log *slog.Logger) *server {
-	s := &server{cfg: cfg, log: log, room: newHub(log)}
+	s := &server{cfg: cfg, log: log}
 	s.budget = wsutil.NewBudget(int64(cfg.memoryBudget), wsutil.BudgetWait)
 
 	// /echo is a test endpoint for outside clients (browsers, Autobahn,
 	// Node's ws): any origin, since it holds nothing a cross-site page
 	// could abuse, and the first subprotocol offered, since browsers and
-	// Node fail a handshake that ignores their offer.
-	s.echoUpgrader = ws.HTTPUpgrader{
-		Timeout:     cfg.handshakeTimeout,
-		Protocol:    func(string) bool { return true },
-		CheckOrigin: ws.AnyOrigin,
-	}
-	// /echo runs on the handler form: the Conn calls echoMessage on its
-	// reading goroutine and the HTTP handler returns at once, so an idle
-	// echo connection holds one goroutine and no buffer (docs/memory.md).
-	s.echoConfig = wsutil.Config{
+	// Node fail a handshake that ignores their offer. It runs on the
+	// handler form: the Conn calls echoMessage on its reading goroutine
+	// and the HTTP handler returns at once, so an idle echo connection
+	// holds one goroutine and no buffer (docs/memory.md).
+	echoConfig := wsutil.Config{
 		MaxMessageSize: int64(cfg.maxMessage),
 		MaxFrameSize:   int64(cfg.maxFrame),
-		PingInterval:   cfg.pingInterval,
-		WriteTimeout:   cfg.writeTimeout,
+		PingInterval:   orOff(cfg.pingInterval),
+		WriteTimeout:   orOff(cfg.writeTimeout),
 		MessageTimeout: cfg.messageTimeout,
 		Budget:         s.budget,
 		OnMessage:      echoMessage,
-		OnClose:        s.echoClosed,
+		OnClose:        s.closed("/echo"),
 	}
 	// Compression on /echo honours any offer a conformant client makes,
 	// context takeover and every window size included: the endpoint is
 	// there to be tested against.
 	if s.echoDeflate = cfg.deflate.extension(false); s.echoDeflate != nil {
-		s.echoUpgrader.Extension = s.echoDeflate.Negotiate
-		s.echoConfig.Extension = s.echoDeflate
+		echoConfig.Extension = s.echoDeflate
+	}
+	s.echo = &wsutil.Server{
+		AcceptOptions: wsutil.AcceptOptions{
+			Config:            echoConfig,
+			SelectProtocol:    firstOffered,
+			InsecureAnyOrigin: true,
+			HandshakeTimeout:  cfg.handshakeTimeout,
+		},
+		OnAccept: s.accepted("/echo"),
+		OnError:  s.rejected,
 	}
 
 	// /chat is what a real application looks like: pages from this host
 	// only, plus the origins the operator lists (RFC 6455 §10.2).
-	s.chatUpgrader = ws.HTTPUpgrader{Timeout: cfg.handshakeTimeout, CheckOrigin: ws.SameOrigin}
-	if len(cfg.origins) > 0 {
-		s.chatUpgrader.CheckOrigin = ws.AllowOrigins(cfg.origins...)
-	}
 	s.chatDeflate = chatDeflate(cfg)
-	s.chatConfig = chatConnConfig(cfg, s.chatDeflate, s.budget)
-	if s.chatDeflate != nil {
-		s.chatUpgrader.Extension = s.chatDeflate.Negotiate
+	chatConfig := chatConnConfig(cfg, s.chatDeflate, s.budget)
+	chatConfig.OnMessage = s.chatMessage
+	chatConfig.OnClose = s.closed("/chat")
+	s.chat = &wsutil.Server{
+		AcceptOptions: wsutil.AcceptOptions{
+			Config:           chatConfig,
+			CheckOrigin:      ws.SameOrigin,
+			HandshakeTimeout: cfg.handshakeTimeout,
+		},
+		OnAccept: s.chatJoined,
+		OnError:  s.rejected,
+	}
+	if len(cfg.origins) > 0 {
+		s.chat.CheckOrigin = ws.AllowOrigins(cfg.origins...)
 	}
 
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{$}", s.handleIndex)
-	mux.HandleFunc("/echo", s.handleEcho)
-	mux.HandleFunc("/chat", s.handleChat)
+	mux.Handle("/echo", s.echo)
+	mux.Handle("/chat", s.chat)
 	s.http = &http.Server{
 		Handler:           mux,
 		ReadHeaderTimeout: cfg.readHeaderTimeout,
@@ -244,11 +257,28 @@ func newServer(cfg serveConfig, log *slog.Logger) *server {
 	return s
 }
 
+// orOff maps a flag's 0 (off) to the negative value that turns a server
+// default off in wsutil.AcceptOptions.
+func orOff(d time.Duration) time.Duration {
+	if d == 0 {
+		return -1
+	}
+	return d
+}
+
+// firstOffered chooses the first subprotocol the client offered.
+func firstOffered(offered []string) (string, error) {
+	if len(offered) == 0 {
+		return "", nil
+	}
+	return offered[0], nil
+}
+
 // serve serves on ln until ctx is cancelled, then shuts down gracefully:
-// it stops accepting, closes every WebSocket connection with 1001 (going
-// away), waits for the closing handshakes and the handlers, and returns
-// nil. Connections still open when cfg.shutdownTimeout has passed are
-// dropped. It returns an error only when serving fails.
+// it refuses new WebSocket connections, closes every open one with 1001
+// (going away), waits for the closing handshakes, stops the HTTP server
+// and returns nil. Connections still open when cfg.shutdownTimeout has
+// passed are dropped. It returns an error only when serving fails.
 func (s *server) serve(ctx context.Context, ln net.Listener) error {
 	errc := make(chan error, 1)
 	go func() { errc <- s.http.Serve(ln) }()
@@ -260,13 +290,28 @@ func (s *server) serve(ctx context.Context, ln net.Listener) error {
 	case serveErr = <-errc:
 		s.log.Error("serve failed", "err", serveErr)
 	case <-ctx.Done():
-		s.log.Info("shutting down", "timeout", s.cfg.shutdownTimeout, "connections", s.conns.len())
+		s.log.Info("shutting down", "timeout", s.cfg.shutdownTimeout, "connections", s.echo.Len()+s.chat.Len())
 	}
 
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.shutdownTimeout)
 	defer cancel()
-	// Stop accepting and let plain HTTP requests finish. Hijacked
-	// (WebSocket) connections are ours to close: net/http forgets them.
+	// The WebSocket connections first, counted; then net/http, whose own
+	// Shutdown would shut the endpoints down too (wsutil.Server wires
+	// itself to it), but without the counts.
+	s.echo.Unmount()
+	s.chat.Unmount()
+	var closed, dropped int
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	for _, ep := range []*wsutil.Server{s.echo, s.chat} {
+		wg.Go(func() {
+			c, d := ep.CloseAll(sctx, ws.StatusGoingAway, shutdownReason)
+			mu.Lock()
+			closed, dropped = closed+c, dropped+d
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
 	if err := s.http.Shutdown(sctx); err != nil {
 		s.log.Warn("http shutdown", "err", err)
 		_ = s.http.Close()
@@ -276,7 +321,6 @@ func (s *server) serve(ctx context.Context, ln net.Listener) error {
 			serveErr = err
 		}
 	}
-	closed, dropped := s.conns.shutdown(sctx, ws.StatusGoingAway, shutdownReason)
 	s.log.Info("stopped", "closed", closed, "dropped", dropped)
 	if serveErr != nil {
 		return fmt.Errorf("serve: %w", serveErr)
@@ -284,61 +328,37 @@ func (s *server) serve(ctx context.Context, ln net.Listener) error {
 	return nil
 }
 
-// upgrade runs the opening handshake with u and starts a Conn with cfg,
-// registered with the tracker. It returns nil when the handshake failed
-// (the client has its answer) or the server is shutting down. On a
-// non-nil result, s.release(path, c) must follow once c is done: from
-// cfg.OnClose, or deferred by a handler that stays with c.
-func (s *server) upgrade(w http.ResponseWriter, r *http.Request, u *ws.HTTPUpgrader, cfg wsutil.Config) *wsutil.Conn {
-	if !s.conns.enter() {
-		http.Error(w, shutdownReason, http.StatusServiceUnavailable)
-		return nil
+// accepted returns the OnAccept hook that logs a connection to path.
+func (s *server) accepted(path string) func(*wsutil.Conn, *wsutil.Request) {
+	return func(c *wsutil.Conn, r *wsutil.Request) {
+		s.log.Debug("connected", "path", path, "remote", r.HTTP.RemoteAddr, "protocol", c.Protocol(),
+			"extensions", formatExtensions(c.Extensions()))
 	}
-	nc, hs, err := u.Upgrade(w, r)
-	if err != nil {
-		s.conns.leave()
-		level := slog.LevelDebug
-		if errors.Is(err, ws.ErrHandshakeOrigin) {
-			level = slog.LevelInfo // worth seeing: a page of another site tried
-		}
-		s.log.Log(r.Context(), level, "handshake rejected", "path", r.URL.Path, "remote", r.RemoteAddr, "origin", r.Header.Get("Origin"), "err", err)
-		return nil
-	}
-	c, err := wsutil.NewConn(nc, ws.ServerSide, hs, cfg)
-	if err != nil {
-		// Only the extension can fail here, on an answer of its own
-		// Negotiate: a bug, not a client's doing.
-		_ = nc.Close()
-		s.conns.leave()
-		s.log.Error("new conn", "err", err)
-		return nil
-	}
-	if !s.conns.add(c) {
-		// Shutdown began during the handshake.
-		_ = c.Close(ws.StatusGoingAway, shutdownReason)
-	}
-	select {
-	case <-c.Done():
-		// Over already: release may have run before add.
-		s.conns.remove(c)
-	default:
-	}
-	s.log.Debug("connected", "path", r.URL.Path, "remote", r.RemoteAddr, "protocol", hs.Protocol,
-		"extensions", formatExtensions(hs.Extensions))
-	return c
 }
 
-// release unregisters c once it is done and logs how it ended.
-func (s *server) release(path string, c *wsutil.Conn) {
-	<-c.Done() // quick: handlers return once Inbound is closed
-	s.conns.remove(c)
-	s.conns.leave()
-	st := c.Stats()
-	err := c.Err()
-	s.log.Debug("disconnected", "path", path, "remote", c.NetConn().RemoteAddr().String(),
-		"code", int(ws.CloseStatus(err)), "err", err,
-		"messages_in", st.MessagesIn, "messages_out", st.MessagesOut,
-		"bytes_in", st.BytesIn, "bytes_out", st.BytesOut, "dropped", st.Dropped)
+// rejected logs a failed handshake.
+func (s *server) rejected(r *http.Request, err error) {
+	level := slog.LevelDebug
+	if errors.Is(err, ws.ErrHandshakeOrigin) {
+		level = slog.LevelInfo // worth seeing: a page of another site tried
+	}
+	s.log.Log(r.Context(), level, "handshake rejected", "path", r.URL.Path, "remote", r.RemoteAddr, "origin", r.Header.Get("Origin"), "err", err)
+}
+
+// closed returns the OnClose hook that logs how a connection to path
+// ended.
+func (s *server) closed(path string) func(*wsutil.Conn) {
+	return func(c *wsutil.Conn) {
+		st := c.Stats()
+		err := c.Err()
+		if errors.Is(err, wsutil.ErrQueueFull) {
+			s.log.Warn("chat: client too slow, closed with 1008", "remote", c.NetConn().RemoteAddr().String())
+		}
+		s.log.Debug("disconnected", "path", path, "remote", c.NetConn().RemoteAddr().String(),
+			"code", int(ws.CloseStatus(err)), "err", err,
+			"messages_in", st.MessagesIn, "messages_out", st.MessagesOut,
+			"bytes_in", st.BytesIn, "bytes_out", st.BytesOut, "dropped", st.Dropped)
+	}
 }
 
 // handleIndex serves the chat page.
@@ -350,12 +370,6 @@ func (s *server) handleIndex(w http.ResponseWriter, r *http.Request) {
 	_, _ = w.Write(indexHTML)
 }
 
-// handleEcho upgrades the connection and returns: the Conn echoes every
-// message with echoMessage and reports its end to echoClosed.
-func (s *server) handleEcho(w http.ResponseWriter, r *http.Request) {
-	s.upgrade(w, r, &s.echoUpgrader, s.echoConfig)
-}
-
 // echoMessage sends m back as it came, text as text and binary as binary,
 // on the Conn's reading goroutine; the Conn echoes the peer's close code
 // and reason itself (RFC 6455 §5.5.1). Send keeps the payload alive until
@@ -365,6 +379,3 @@ func (s *server) handleEcho(w http.ResponseWriter, r *http.Request) {
 func echoMessage(c *wsutil.Conn, m wsutil.Message) {
 	_ = c.Send(context.Background(), m)
 }
-
-// echoClosed releases an /echo connection.
-func (s *server) echoClosed(c *wsutil.Conn) { s.release("/echo", c) }

@@ -40,7 +40,7 @@ func newPollServer(s *server) *pollServer {
 			Protocol:       func([]byte) bool { return true },
 			CheckOrigin:    ws.AnyOrigin,
 		},
-		Config:    handlerless(s.echoConfig),
+		Config:    pollConfig(s.echo.AcceptOptions),
 		OnOpen:    p.opened,
 		OnMessage: func(c *wsutil.PollConn, m wsutil.Message) { _ = c.Send(context.Background(), m) },
 		OnClose:   p.closed,
@@ -54,7 +54,7 @@ func newPollServer(s *server) *pollServer {
 			MaxHeaderBytes: maxHeaderBytes,
 			CheckOrigin:    ws.SameOrigin,
 		},
-		Config:    handlerless(s.chatConfig),
+		Config:    pollConfig(s.chat.AcceptOptions),
 		OnOpen:    p.joined,
 		OnMessage: func(_ *wsutil.PollConn, m wsutil.Message) { p.room.broadcast(m) },
 		OnClose:   p.left,
@@ -77,10 +77,15 @@ func newPollServer(s *server) *pollServer {
 	return p
 }
 
-// handlerless returns cfg without the callbacks of the Conn's handler
-// form, which a PollHandler has as its own fields.
-func handlerless(cfg wsutil.Config) wsutil.Config {
+// pollConfig returns the Config of an endpoint of the other mode for a
+// PollHandler: without the callbacks of the Conn's handler form, which a
+// PollHandler has as fields of its own, and with keepalive and the write
+// timeout off where the endpoint turned them off (negative, see orOff).
+func pollConfig(o wsutil.AcceptOptions) wsutil.Config {
+	cfg := o.Config
 	cfg.OnMessage, cfg.OnClose = nil, nil
+	cfg.PingInterval = max(cfg.PingInterval, 0)
+	cfg.WriteTimeout = max(cfg.WriteTimeout, 0)
 	return cfg
 }
 
@@ -170,10 +175,11 @@ func remote(c *wsutil.PollConn) string {
 	return ""
 }
 
-// pollRoom is the chat room of serve -poll: hub's twin for PollConns.
-// broadcast runs on the loop of the sender; Send never waits, and a
-// member whose queue is full is closed with 1008 (OverflowClose, see
-// chatConnConfig), so one slow member holds up no loop.
+// pollRoom is the chat room of serve -poll, for PollConns: what the
+// other mode gets from wsutil.Server.Broadcast. broadcast runs on the
+// loop of the sender; Send never waits, and a member whose queue is full
+// is closed with 1008 (OverflowClose, see chatConnConfig), so one slow
+// member holds up no loop.
 type pollRoom struct {
 	log     *slog.Logger
 	mu      sync.Mutex                    // held during a whole broadcast: one order for all

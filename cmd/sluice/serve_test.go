@@ -19,6 +19,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/sluice-ws/sluice/internal/wstest"
 	"github.com/sluice-ws/sluice/ws"
 	"github.com/sluice-ws/sluice/wsutil"
 )
@@ -293,7 +294,7 @@ func TestServeChatOrigin(t *testing.T) {
 func TestServeIndex(t *testing.T) {
 	t.Parallel()
 	s := startServe(t)
-	client := &http.Client{Timeout: waitBound}
+	client := &http.Client{Timeout: wstest.Remaining(t)}
 	t.Cleanup(client.CloseIdleConnections)
 
 	resp, err := client.Get("http://" + s.addr + "/")
@@ -326,16 +327,20 @@ func TestServeSlowloris(t *testing.T) {
 	const timeout = 500 * time.Millisecond
 	s := startServe(t, "-read-header-timeout", timeout.String())
 
+	// The server's clock starts when it accepts, which may be before
+	// Dial returns here: start ours before dialling.
+	start := time.Now()
 	conn, err := net.Dial("tcp", s.addr)
 	require.NoError(t, err)
 	defer conn.Close()
-	require.NoError(t, conn.SetDeadline(time.Now().Add(waitBound)))
+	require.NoError(t, conn.SetDeadline(wstest.Deadline(t)))
 
-	// Headers of a WebSocket handshake, one byte every 100 ms (they would
-	// take 15 s to arrive).
+	// Headers of a WebSocket handshake, one byte every 100 ms: with the
+	// padding field they would take over a minute to arrive, so a loaded
+	// machine has half a minute to cut them off.
 	req := "GET /echo HTTP/1.1\r\nHost: " + s.addr + "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
-		"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
-	start := time.Now()
+		"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n" +
+		"X-Padding: " + strings.Repeat("p", 500) + "\r\n\r\n"
 	var sent atomic.Int64
 	stop := make(chan struct{})
 	writerDone := make(chan struct{})
@@ -384,8 +389,8 @@ func TestServeKeepalive(t *testing.T) {
 	}})
 	select {
 	case <-pinged:
-	case <-time.After(waitBound):
-		require.FailNow(t, "no ping from the server")
+	case <-wstest.After(t):
+		require.FailNow(t, wstest.Expired(t, "a ping from the server").Error())
 	}
 }
 
@@ -393,7 +398,10 @@ func TestServeKeepalive(t *testing.T) {
 // clean closing handshake, and run returns nil.
 func TestServeShutdown(t *testing.T) {
 	t.Parallel()
-	s := startServe(t, "-shutdown-timeout", "5s")
+	// Only a hang may reach the shutdown bound: every connection must
+	// close cleanly, however slow the machine.
+	bound := wstest.Remaining(t).Round(time.Second)
+	s := startServe(t, "-shutdown-timeout", bound.String())
 	cs := []*wsutil.Conn{
 		dialConn(t, nil, s.url("/echo"), wsutil.Config{}),
 		dialConn(t, nil, s.url("/echo"), wsutil.Config{}),
@@ -408,7 +416,7 @@ func TestServeShutdown(t *testing.T) {
 	start := time.Now()
 	s.cancel()
 	require.NoError(t, s.wait(t))
-	assert.Less(t, time.Since(start), 5*time.Second, "within -shutdown-timeout")
+	assert.Less(t, time.Since(start), bound, "within -shutdown-timeout")
 	for i, c := range cs {
 		err := waitDone(t, c)
 		assert.Equal(t, ws.CloseError{Code: ws.StatusGoingAway, Reason: shutdownReason}, err, "conn %d", i)
@@ -416,7 +424,7 @@ func TestServeShutdown(t *testing.T) {
 	s.logs.waitFor(t, `msg=stopped closed=3 dropped=0`)
 
 	// And the port is closed.
-	_, err := net.DialTimeout("tcp", s.addr, waitBound)
+	_, err := net.DialTimeout("tcp", s.addr, wstest.Remaining(t))
 	require.Error(t, err)
 }
 
@@ -424,7 +432,10 @@ func TestServeShutdown(t *testing.T) {
 // beyond -shutdown-timeout.
 func TestServeShutdownBound(t *testing.T) {
 	t.Parallel()
-	const bound = 300 * time.Millisecond
+	// The good connection must finish its closing handshake within the
+	// bound; the silent one would hold the shutdown for the Conn's
+	// CloseTimeout (5 s) without it.
+	bound := wstest.Slow(300 * time.Millisecond).Round(time.Millisecond)
 	s := startServe(t, "-shutdown-timeout", bound.String())
 	good := dialConn(t, nil, s.url("/echo"), wsutil.Config{})
 	require.NoError(t, good.Send(testCtx(t), wsutil.Message{OpCode: ws.OpText, Payload: []byte("x")}))
@@ -440,11 +451,11 @@ func TestServeShutdownBound(t *testing.T) {
 	require.NoError(t, s.wait(t))
 	elapsed := time.Since(start)
 	assert.GreaterOrEqual(t, elapsed, bound-50*time.Millisecond)
-	assert.Less(t, elapsed, bound+2*time.Second)
+	assert.Less(t, elapsed, bound+wstest.Slow(2*time.Second), "the bound, not the silent peer, ended the shutdown")
 	s.logs.waitFor(t, `msg=stopped closed=1 dropped=1`)
 
 	// The silent peer got the 1001 close frame, then the socket closed.
-	require.NoError(t, nc.SetReadDeadline(time.Now().Add(waitBound)))
+	require.NoError(t, nc.SetReadDeadline(wstest.Deadline(t)))
 	br := bufio.NewReader(nc)
 	f, err := ws.ReadFrame(br, 0)
 	require.NoError(t, err)

@@ -9,9 +9,10 @@ import (
 	"os/exec"
 	"path/filepath"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/sluice-ws/sluice/internal/wstest"
 )
 
 // chromiumFlags run Debian's Chromium headless, as root, on a machine whose
@@ -91,17 +92,17 @@ func (b *browserTransport) call(ctx context.Context, req request) (response, err
 	select {
 	case b.reqs <- req:
 	case <-b.exited:
-		return response{}, fmt.Errorf("chromium exited")
+		return response{}, fmt.Errorf("chromium: %s: the browser process ended", req.Op)
 	case <-ctx.Done():
-		return response{}, fmt.Errorf("chromium: %s: not taken by the page: %w", req.Op, ctx.Err())
+		return response{}, fmt.Errorf("chromium: %s: not taken by the page: %w", req.Op, wstest.Err(ctx))
 	}
 	select {
 	case r := <-ch:
 		return r, nil
 	case <-b.exited:
-		return response{}, fmt.Errorf("chromium exited")
+		return response{}, fmt.Errorf("chromium: %s: the browser process ended", req.Op)
 	case <-ctx.Done():
-		return response{}, fmt.Errorf("chromium: %s: %w", req.Op, ctx.Err())
+		return response{}, fmt.Errorf("chromium: %s: %w", req.Op, wstest.Err(ctx))
 	}
 }
 
@@ -109,6 +110,7 @@ func (b *browserTransport) call(ctx context.Context, req request) (response, err
 // browser as a client peer.
 func chromiumPeer(t *testing.T, s *ourServer) *peer {
 	t.Helper()
+	requirePeer(t, "chromium")
 	bin, err := exec.LookPath("chromium")
 	if err != nil {
 		missingPeer(t, "chromium is not on PATH (Debian package chromium)")
@@ -120,18 +122,18 @@ func chromiumPeer(t *testing.T, s *ourServer) *peer {
 	profile, err := os.MkdirTemp("", "sluice-chromium-")
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = os.RemoveAll(profile) })
-	argv = append(argv, "--user-data-dir="+profile, s.http.URL+"/peer/")
+	argv = append(argv, "--user-data-dir="+profile, s.http.URL+"/peer/?wait_ms="+peerWaitMS(t))
 	proc := startProcess(t, "chromium", false, argv...)
 	tr.exited = proc.exited
 	select {
 	case r := <-tr.ready:
 		t.Logf("chromium peer: %v", r.Versions)
 	case <-proc.exited:
-		t.Fatalf("chromium exited before the page was ready (%v); output:\n%s", proc.err, proc.log)
-	case <-time.After(startTimeout):
-		t.Fatalf("chromium page not ready after %v; output:\n%s", startTimeout, proc.log)
+		t.FailNow() // the process reported why
+	case <-wstest.After(t):
+		t.Fatalf("chromium: %v; output:\n%s", wstest.Expired(t, "the page's ready post"), proc.log)
 	}
-	return &peer{name: "chromium", lib: "browser", tr: tr}
+	return &peer{name: "chromium", lib: "browser", tr: tr, proc: proc}
 }
 
 // TestChromiumAsClient runs the WebSocket client of headless Chromium, in
@@ -140,6 +142,6 @@ func TestChromiumAsClient(t *testing.T) {
 	t.Parallel()
 	s := newOurServer(t)
 	p := chromiumPeer(t, s)
-	asClients(t, s, p)
-	t.Run("deflate", func(t *testing.T) { deflateAsClients(t, s, p, chromiumSetups) })
+	asClients(&caseT{T: t}, s, p)
+	t.Run("deflate", func(t *testing.T) { deflateAsClients(&caseT{T: t}, s, p, chromiumSetups) })
 }

@@ -9,12 +9,12 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"testing"
 	"unicode/utf8"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/sluice-ws/sluice/internal/wstest"
 	"github.com/sluice-ws/sluice/ws"
 	"github.com/sluice-ws/sluice/wsflate"
 	"github.com/sluice-ws/sluice/wsutil"
@@ -177,7 +177,7 @@ type deflateCase struct {
 	name         string
 	needs        caps
 	fragmentSize int // our Config.FragmentSize / Writer.FragmentSize
-	run          func(t *testing.T, ctx context.Context, x deflateConn)
+	run          func(t *caseT, ctx context.Context, x deflateConn)
 }
 
 // deflateCases is the deflate matrix's row list; see doc.go.
@@ -214,14 +214,14 @@ func (x deflateConn) takeover(ours bool) bool {
 
 // deflateAsClients runs the deflate cases with p's client, set up each way
 // of setups, connecting to both deflate-capable variants of our server.
-func deflateAsClients(t *testing.T, s *ourServer, p *peer, setups []deflateSetup) {
-	t.Run(p.name, func(t *testing.T) {
+func deflateAsClients(t *caseT, s *ourServer, p *peer, setups []deflateSetup) {
+	t.with(p).Run(p.name, func(t *caseT) {
 		for _, v := range serverVariants(true) {
-			t.Run(v.name, func(t *testing.T) {
+			t.Run(v.name, func(t *caseT) {
 				for _, setup := range setups {
-					t.Run(setup.name, func(t *testing.T) {
+					t.Run(setup.name, func(t *caseT) {
 						t.Parallel()
-						runDeflateCases(t, p.caps|v.caps, setup, true, func(t *testing.T, ctx context.Context, c interopCase) (local, *remote) {
+						runDeflateCases(t, p.caps|v.caps, setup, true, func(t *caseT, ctx context.Context, c interopCase) (local, *remote) {
 							return s.pairWithClient(t, ctx, p, v, c)
 						})
 					})
@@ -233,14 +233,12 @@ func deflateAsClients(t *testing.T, s *ourServer, p *peer, setups []deflateSetup
 
 // deflateAsServers runs the deflate cases with our client connecting to a
 // server of p for each of setups.
-func deflateAsServers(t *testing.T, p *peer, setups []deflateSetup) {
-	t.Run(p.name, func(t *testing.T) {
+func deflateAsServers(t *caseT, p *peer, setups []deflateSetup) {
+	t.with(p).Run(p.name, func(t *caseT) {
 		for _, setup := range setups {
-			t.Run(setup.name, func(t *testing.T) {
+			t.Run(setup.name, func(t *caseT) {
 				t.Parallel()
-				ctx, cancel := context.WithTimeout(context.Background(), caseTimeout)
-				defer cancel()
-				srv := listen(t, ctx, p, setup.peer)
+				srv := listen(t, wstest.Context(t.T, "the listen of "+t.Name()), p, setup.peer)
 				runDeflateCases(t, p.caps|variantConn.caps, setup, false, srv.pairWithServer)
 			})
 		}
@@ -249,20 +247,20 @@ func deflateAsServers(t *testing.T, p *peer, setups []deflateSetup) {
 
 // runDeflateCases runs every deflate case the ends can do, each over a new
 // connection from open, and checks the handshake and the frames of each.
-func runDeflateCases(t *testing.T, have caps, setup deflateSetup, server bool,
-	open func(t *testing.T, ctx context.Context, c interopCase) (local, *remote)) {
+func runDeflateCases(t *caseT, have caps, setup deflateSetup, server bool,
+	open func(t *caseT, ctx context.Context, c interopCase) (local, *remote)) {
 	for _, dc := range deflateCases {
 		if have&dc.needs != dc.needs {
 			continue // not something this pair can do (see doc.go)
 		}
-		t.Run(dc.name, func(t *testing.T) {
+		t.Run(dc.name, func(t *caseT) {
 			t.Parallel()
-			ctx, cancel := context.WithTimeout(context.Background(), caseTimeout)
-			defer cancel()
+			ctx := wstest.Context(t.T, "case "+t.Name())
 			ext := setup.ours // one per connection; it could be shared
 			c := interopCase{
-				name:     dc.name,
-				cfg:      wsutil.Config{Extension: &ext, FragmentSize: dc.fragmentSize},
+				name: dc.name,
+				cfg: wsutil.Config{Extension: &ext, FragmentSize: dc.fragmentSize,
+					CloseTimeout: wstest.Remaining(t.T)}, // only a hang may end a closing handshake
 				compress: setup.peer,
 			}
 			ours, theirs := open(t, ctx, c)
@@ -277,7 +275,7 @@ func runDeflateCases(t *testing.T, have caps, setup deflateSetup, server bool,
 
 // checkNegotiated compares what the handshake settled, as our end and as
 // the peer see the response, with what the setup expects.
-func checkNegotiated(t *testing.T, x deflateConn) {
+func checkNegotiated(t *caseT, x deflateConn) {
 	t.Helper()
 	accepted := x.ours.Extensions()
 	theirs, err := wsflate.ParseExtensions([]byte(x.theirs.extensions))
@@ -299,7 +297,7 @@ func checkNegotiated(t *testing.T, x deflateConn) {
 // checkRsv checks the RSV bits of frames one way (RFC 7692 §6.1): RSV1
 // only on the first frame of a data message and only with
 // permessage-deflate; RSV2 and RSV3 never.
-func checkRsv(t *testing.T, x deflateConn, what string, hs []ws.Header) {
+func checkRsv(t *caseT, x deflateConn, what string, hs []ws.Header) {
 	t.Helper()
 	for i, h := range hs {
 		assert.Zero(t, h.Rsv&^ws.Rsv1, "%s: frame %d (%v) has RSV2 or RSV3", what, i, h.OpCode)
@@ -401,7 +399,7 @@ func seriesMessage(i int) wsutil.Message {
 
 // roundTrip has us send m and the peer echo it back (remote.echo), and
 // checks what the peer received, by digest, and what came back.
-func roundTrip(t *testing.T, ctx context.Context, ours local, theirs *remote, m wsutil.Message) {
+func roundTrip(t *caseT, ctx context.Context, ours local, theirs *remote, m wsutil.Message) {
 	t.Helper()
 	require.NoError(t, ours.Send(ctx, m), "our send")
 	op, size, sum, err := theirs.echo(ctx)
@@ -414,7 +412,7 @@ func roundTrip(t *testing.T, ctx context.Context, ours local, theirs *remote, m 
 	assertMessage(t, m, got)
 }
 
-func testDeflateEcho(t *testing.T, ctx context.Context, x deflateConn) {
+func testDeflateEcho(t *caseT, ctx context.Context, x deflateConn) {
 	msgs := []struct {
 		name         string
 		m            wsutil.Message
@@ -431,7 +429,7 @@ func testDeflateEcho(t *testing.T, ctx context.Context, x deflateConn) {
 		{"binary-1MiB-random", binary(bigBinary), false, false},
 	}
 	for _, tc := range msgs {
-		t.Run(tc.name, func(t *testing.T) { roundTrip(t, ctx, x.ours, x.theirs, tc.m) })
+		t.Run(tc.name, func(t *caseT) { roundTrip(t, ctx, x.ours, x.theirs, tc.m) })
 	}
 	require.NoError(t, x.ours.Close(ws.StatusNormalClosure, ""))
 	got, err := x.theirs.closed(ctx)
@@ -465,7 +463,7 @@ func testDeflateEcho(t *testing.T, ctx context.Context, x deflateConn) {
 	}
 }
 
-func testDeflateSeries(t *testing.T, ctx context.Context, x deflateConn) {
+func testDeflateSeries(t *caseT, ctx context.Context, x deflateConn) {
 	for i := range seriesLen {
 		exchange(t, ctx, x.ours, x.theirs, seriesMessage(i))
 	}
@@ -477,7 +475,7 @@ func testDeflateSeries(t *testing.T, ctx context.Context, x deflateConn) {
 // takeover, every message after the first is compressed against the ones
 // before it and shrinks to a fraction of the first; without it, each is
 // compressed on its own (or not at all) and is about the first's size.
-func checkTakeover(t *testing.T, what string, ms []wireMessage, takeover bool) {
+func checkTakeover(t *caseT, what string, ms []wireMessage, takeover bool) {
 	t.Helper()
 	require.Len(t, ms, seriesLen, "%s: messages", what)
 	sizes := make([]int64, len(ms))
@@ -501,7 +499,7 @@ func checkTakeover(t *testing.T, what string, ms []wireMessage, takeover bool) {
 	assert.Less(t, median, sizes[0]/3, "%s: with context takeover, later messages refer back (sizes %v)", what, sizes)
 }
 
-func testDeflateFragmentedByPeer(t *testing.T, ctx context.Context, x deflateConn) {
+func testDeflateFragmentedByPeer(t *caseT, ctx context.Context, x deflateConn) {
 	a, b, c := compressibleText(20<<10), compressibleText(20<<10), compressibleText(8<<10)
 	for _, tc := range []struct {
 		name   string
@@ -513,7 +511,7 @@ func testDeflateFragmentedByPeer(t *testing.T, ctx context.Context, x deflateCon
 		{"text", ws.OpText, [][]byte{[]byte(a + "κ\xcf"), []byte("\x8cσμε " + b), []byte(c)}},
 		{"binary-empty-middle", ws.OpBinary, [][]byte{binary64KiB[:16<<10], {}, binary64KiB[16<<10 : 40<<10]}},
 	} {
-		t.Run(tc.name, func(t *testing.T) {
+		t.Run(tc.name, func(t *caseT) {
 			want := wsutil.Message{OpCode: tc.op, Payload: slices.Concat(tc.frames...)}
 			require.NoError(t, x.theirs.sendFrames(ctx, tc.op, tc.frames, true))
 			got, err := x.ours.Recv(ctx)
@@ -533,7 +531,7 @@ func testDeflateFragmentedByPeer(t *testing.T, ctx context.Context, x deflateCon
 	}
 }
 
-func testDeflateFragmentedByUs(t *testing.T, ctx context.Context, x deflateConn) {
+func testDeflateFragmentedByUs(t *caseT, ctx context.Context, x deflateConn) {
 	msgs := []wsutil.Message{text(text64KiB), binary(binary64KiB), text(bigText)}
 	for _, m := range msgs {
 		roundTrip(t, ctx, x.ours, x.theirs, m)
@@ -550,7 +548,7 @@ func testDeflateFragmentedByUs(t *testing.T, ctx context.Context, x deflateConn)
 	}
 }
 
-func testDeflateInvalidUTF8(t *testing.T, ctx context.Context, x deflateConn) {
+func testDeflateInvalidUTF8(t *caseT, ctx context.Context, x deflateConn) {
 	// Long enough for ws to compress it even without context takeover
 	// (its threshold is 1 KiB): the check runs on the inflated text.
 	payload := append([]byte(compressibleText(2<<10)), invalidUTF8...)

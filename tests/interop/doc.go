@@ -11,18 +11,26 @@
 //     bookworm; legacy asyncio API), run by python/peer.py with
 //     /usr/bin/python3;
 //   - headless Chromium (Debian package chromium), running
-//     chromium/peer.html served by the Go test server.
+//     chromium/peer.html served by the Go test server; and, in
+//     TestChromiumChat, the chat page of a `sluice serve` child process,
+//     driven through the DevTools protocol (Runtime.evaluate over a
+//     WebSocket of sluice's own client, --remote-debugging-port on
+//     127.0.0.1) while a Go client joins the same room.
 //
 // `make deps` (scripts/deps.sh, run first by `make test`) installs them all.
-// When a peer is missing, its tests FAIL with a message that says to run
-// `make deps`. Set SLUICE_INTEROP=skip to skip them instead, with that
-// reason, on a machine that cannot install them.
+// When it cannot (no root and no sudo, no apt-get), `make test` sets
+// SLUICE_INTEROP_UNAVAILABLE to the suites it could not provide and why
+// ("node: …; python: …; chromium: …"); those suites are skipped with that
+// reason, and the last line of `make test` names them. That variable is
+// the only way to skip a suite: a peer missing without it FAILS its test,
+// with a message that says to run `make deps`, so that CI, which runs as
+// root, cannot skip anything by accident.
 //
 // # How the tests drive a peer
 //
-// Each peer program is started once per test (exec.CommandContext, a time
-// bound, its own process group killed at cleanup, stderr in the log on
-// failure) and serves every case of that test: one process per direction
+// Each peer program is started once per test (exec.CommandContext, its own
+// process group killed at cleanup, stderr in the log on failure) and serves
+// every case of that test: one process per direction
 // and language, five in all. The Go side sends it requests as JSON lines on
 // stdin (connect, listen, accept, send, recv, echo, ping, close, closed,
 // kill; node/peer.js documents them) and reads the answers on stdout; the
@@ -35,6 +43,14 @@
 // every pair whose ends can do what it needs. permessage-deflate is off on
 // every peer unless a connect or listen request carries "compress" (the
 // permessage-deflate matrix below).
+//
+// No wait has a fixed bound a slow machine could reach while the code is
+// right: the peer lives until its test ends, and every wait, ours and the
+// peer's (passed to it as -wait-ms, or ?wait_ms= for the browser), ends at
+// the run's deadline (go test -timeout, less a margin; internal/wstest).
+// A peer that dies before its test ends fails that test once, saying how
+// (exit status or signal, the end of its stderr); the cases still using it
+// are skipped (caseT) instead of failing one by one without saying why.
 //
 // Our end's socket is wrapped in a tap (local_test.go) that parses the
 // frame headers going each way as the bytes pass, so cases can check what

@@ -6,10 +6,12 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -19,39 +21,67 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/sluice-ws/sluice/internal/wstest"
 	"github.com/sluice-ws/sluice/ws"
 	"github.com/sluice-ws/sluice/wsutil"
 )
 
-// Time bounds. A peer answers every request within its own 10 s wait, so a
-// call's bound only matters when the peer hangs.
-const (
-	peerTimeout  = 90 * time.Second // the whole life of one peer process
-	startTimeout = 20 * time.Second // until a peer reports ready
-	caseTimeout  = 20 * time.Second // one case: connect, exchange, close
-)
+// Time bounds. No wait here has a bound of its own that a slow machine
+// could reach while the code is right: a peer process lives until its test
+// ends, and every wait, ours and the peer's, ends at the run's deadline
+// (go test -timeout less a margin; internal/wstest), which only a hang
+// reaches. The peer programs get their waits from the command line
+// (-wait-ms, the time left until that deadline, less peerWaitMargin) so
+// that a peer that waits in vain answers with what it waited for before
+// our end gives up.
+const peerWaitMargin = 5 * time.Second
 
-// envInterop is the variable that turns a missing peer from a failure
-// into a skip.
-const envInterop = "SLUICE_INTEROP"
+// peerWaitMS is the -wait-ms of a peer started now by t.
+func peerWaitMS(t *testing.T) string {
+	return strconv.FormatInt(max(wstest.Remaining(t)-peerWaitMargin, time.Second).Milliseconds(), 10)
+}
 
-// missingPeer ends the test because a peer program is not installed: a
-// failure that says how to install it, or a skip when SLUICE_INTEROP=skip.
+// envUnavailable names the environment variable with which the Makefile
+// (scripts/test.sh) says which peer suites cannot run on this machine and
+// why: "node: why; python: why; chromium: why". A suite named there is
+// skipped with that reason; any other missing peer fails its test.
+const envUnavailable = "SLUICE_INTEROP_UNAVAILABLE"
+
+// unavailable returns the reason envUnavailable gives for suite, or "".
+func unavailable(suite string) string {
+	for entry := range strings.SplitSeq(os.Getenv(envUnavailable), ";") {
+		name, why, _ := strings.Cut(entry, ":")
+		if strings.TrimSpace(name) == suite {
+			return strings.TrimSpace(why)
+		}
+	}
+	return ""
+}
+
+// requirePeer skips the test when envUnavailable says suite cannot run
+// here: the only way a peer suite is skipped.
+func requirePeer(t *testing.T, suite string) {
+	t.Helper()
+	if why := unavailable(suite); why != "" {
+		t.Skipf("%s peers unavailable (%s): %s", suite, envUnavailable, why)
+	}
+}
+
+// missingPeer fails the test because a peer program is not installed,
+// although envUnavailable does not say so: `make test` installs the peers
+// (scripts/deps.sh), or names the suites it cannot install.
 func missingPeer(t *testing.T, format string, args ...any) {
 	t.Helper()
-	msg := fmt.Sprintf(format, args...)
-	if os.Getenv(envInterop) == "skip" {
-		t.Skipf("%s=skip: %s", envInterop, msg)
-	}
-	t.Fatalf("%s: run `make deps` to install the interop peers (or set %s=skip to skip these tests)", msg, envInterop)
+	t.Fatalf("%s: run `make deps` to install the interop peers, or `make test`, which skips (and names) the suites it cannot install", fmt.Sprintf(format, args...))
 }
 
 // --- external processes ------------------------------------------------------
 
 // tail keeps the last bytes written to it: a peer's stderr for the log.
 type tail struct {
-	mu  sync.Mutex
-	buf []byte
+	mu   sync.Mutex
+	buf  []byte
+	grew chan struct{} // closed at the next Write, for await; made on demand
 }
 
 const tailSize = 16 << 10
@@ -63,7 +93,36 @@ func (b *tail) Write(p []byte) (int, error) {
 	if len(b.buf) > tailSize {
 		b.buf = append(b.buf[:0], b.buf[len(b.buf)-tailSize:]...)
 	}
+	if b.grew != nil {
+		close(b.grew)
+		b.grew = nil
+	}
 	return len(p), nil
+}
+
+// await waits until match accepts what is kept, woken by every write: the
+// way to wait for a line a process prints. It gives up when exited is
+// closed or ctx is done, saying what it waited for.
+func (b *tail) await(ctx context.Context, exited <-chan struct{}, what string, match func(kept string) bool) error {
+	for {
+		b.mu.Lock()
+		if match(string(b.buf)) {
+			b.mu.Unlock()
+			return nil
+		}
+		if b.grew == nil {
+			b.grew = make(chan struct{})
+		}
+		grew := b.grew
+		b.mu.Unlock()
+		select {
+		case <-grew:
+		case <-exited:
+			return fmt.Errorf("waiting for %s: the process ended", what)
+		case <-ctx.Done():
+			return fmt.Errorf("waiting for %s: %w", what, wstest.Err(ctx))
+		}
+	}
 }
 
 func (b *tail) String() string {
@@ -72,30 +131,52 @@ func (b *tail) String() string {
 	return string(b.buf)
 }
 
-// process is a peer program started for one test. It runs in its own
-// process group, which is killed when the test ends (Chromium starts
-// children of its own), and its stderr goes to the test log when the test
-// fails.
-type process struct {
-	name   string
-	cmd    *exec.Cmd
-	stdin  io.WriteCloser // nil unless asked for
-	stdout io.Reader      // nil unless asked for
-	log    *tail
-	exited chan struct{} // closed when the process has been waited for
-	err    error         // why it exited; valid once exited is closed
+// lastLines returns the last n lines kept, or "(nothing)".
+func (b *tail) lastLines(n int) string {
+	s := strings.TrimRight(b.String(), "\n")
+	if s == "" {
+		return "(nothing)"
+	}
+	lines := strings.Split(s, "\n")
+	if len(lines) > n {
+		lines = append([]string{"…"}, lines[len(lines)-n:]...)
+	}
+	return strings.Join(lines, "\n")
 }
 
-// startProcess starts argv, bounded by peerTimeout. With stdio, the caller
-// gets its stdin and stdout as pipes; otherwise stdout joins stderr.
+// process is a peer program started for one test. It runs in its own
+// process group, which is killed when the test ends (Chromium starts
+// children of its own) or at the run's deadline, and its stderr goes to
+// the test log when the test fails. When it dies before its test ends, the
+// test fails once with the reason (exit status or signal, and the end of
+// its stderr), and every case still using it is skipped (caseT).
+type process struct {
+	name    string
+	argv    []string
+	cmd     *exec.Cmd
+	stdin   io.WriteCloser // nil unless asked for
+	stdout  io.Reader      // nil unless asked for
+	log     *tail
+	started time.Time
+	exited  chan struct{} // closed when the process has been waited for
+	err     error         // why it exited; valid once exited is closed
+
+	mu     sync.Mutex
+	ending bool   // the test is ending: an exit is expected; guarded by mu
+	died   string // why it died before its test ended; guarded by mu
+}
+
+// startProcess starts argv for t, to live until t ends. With stdio, the
+// caller gets its stdin and stdout as pipes; otherwise stdout joins
+// stderr.
 func startProcess(t *testing.T, name string, stdio bool, argv ...string) *process {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), peerTimeout)
+	ctx, cancel := context.WithDeadline(context.Background(), wstest.Deadline(t))
 	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 	cmd.WaitDelay = 2 * time.Second
-	p := &process{name: name, cmd: cmd, log: &tail{}, exited: make(chan struct{})}
+	p := &process{name: name, argv: argv, cmd: cmd, log: &tail{}, exited: make(chan struct{})}
 	cmd.Stderr = p.log
 	if stdio {
 		var err error
@@ -106,22 +187,128 @@ func startProcess(t *testing.T, name string, stdio bool, argv ...string) *proces
 	} else {
 		cmd.Stdout = p.log
 	}
+	p.started = time.Now()
 	if err := cmd.Start(); err != nil {
 		cancel()
 		t.Fatalf("start %s: %v", name, err)
 	}
 	go func() {
 		p.err = cmd.Wait()
+		p.mu.Lock()
+		if !p.ending {
+			p.died = p.obituary(ctx)
+			t.Error(p.died) // once, from here: cleanup has not begun
+		}
+		p.mu.Unlock()
 		close(p.exited)
 	}()
 	t.Cleanup(func() {
+		p.mu.Lock()
+		p.ending = true
+		died := p.died
+		p.mu.Unlock()
 		cancel() // kills the group
 		<-p.exited
-		if t.Failed() {
+		if t.Failed() && died == "" {
 			t.Logf("%s (%s) stderr:\n%s", name, strings.Join(argv, " "), p.log)
 		}
 	})
 	return p
+}
+
+// obituary says why the process ended before its test: killed at the
+// run's deadline (ctx), by a signal, or exited with a status.
+func (p *process) obituary(ctx context.Context) string {
+	how := "ended: " + fmt.Sprint(p.err)
+	var ee *exec.ExitError
+	switch {
+	case ctx.Err() != nil:
+		how = "was killed at the run's deadline (go test -timeout, less a margin to report): a case hangs"
+	case p.err == nil:
+		how = "exited with status 0, although its test had not ended"
+	case errors.As(p.err, &ee):
+		if st, ok := ee.Sys().(syscall.WaitStatus); ok && st.Signaled() {
+			how = fmt.Sprintf("was killed by signal %d (%v)", st.Signal(), st.Signal())
+		} else {
+			how = fmt.Sprintf("exited with status %d", ee.ExitCode())
+		}
+	}
+	return fmt.Sprintf("the %s peer process (pid %d: %s) %s, %v after it started; the cases that still needed it are skipped. The end of its stderr:\n%s",
+		p.name, p.cmd.Process.Pid, strings.Join(p.argv, " "), how, time.Since(p.started).Round(time.Millisecond), p.log.lastLines(30))
+}
+
+// dead reports why the process died before its test ended, or "" while it
+// runs. A peer killed mid-case closes its sockets before it is reaped, so a
+// case sees the end of its connection first: dead gives the reaping a
+// moment before it answers "".
+func (p *process) dead() string {
+	select {
+	case <-p.exited:
+	case <-time.After(wstest.Slow(500 * time.Millisecond)):
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.died
+}
+
+// caseT is the *testing.T of the cases that use a peer process: once that
+// process has died, which the test that started it reports once, a
+// failure here becomes a skip, so that a dead peer does not fail hundreds
+// of cases with messages that never say why.
+type caseT struct {
+	*testing.T
+	proc *process // nil: no peer process
+}
+
+// Run runs f as a subtest of t with the same peer.
+func (t *caseT) Run(name string, f func(t *caseT)) bool {
+	return t.T.Run(name, func(tt *testing.T) { f(&caseT{T: tt, proc: t.proc}) })
+}
+
+// with returns t for the cases of p.
+func (t *caseT) with(p *peer) *caseT { return &caseT{T: t.T, proc: p.proc} }
+
+// skipIfPeerDied skips the case when its peer process has died.
+func (t *caseT) skipIfPeerDied() {
+	if t.proc != nil && t.proc.dead() != "" {
+		t.T.Skipf("skipped: the %s peer process died (its test reports why once)", t.proc.name)
+	}
+}
+
+func (t *caseT) Errorf(format string, args ...any) {
+	t.T.Helper()
+	t.skipIfPeerDied()
+	t.T.Errorf(format, args...)
+}
+
+func (t *caseT) Error(args ...any) {
+	t.T.Helper()
+	t.skipIfPeerDied()
+	t.T.Error(args...)
+}
+
+func (t *caseT) Fatalf(format string, args ...any) {
+	t.T.Helper()
+	t.skipIfPeerDied()
+	t.T.Fatalf(format, args...)
+}
+
+func (t *caseT) Fatal(args ...any) {
+	t.T.Helper()
+	t.skipIfPeerDied()
+	t.T.Fatal(args...)
+}
+
+func (t *caseT) FailNow() {
+	t.T.Helper()
+	t.skipIfPeerDied()
+	t.T.FailNow()
+}
+
+func (t *caseT) Fail() {
+	t.T.Helper()
+	t.skipIfPeerDied()
+	t.T.Fail()
 }
 
 // --- the control protocol ----------------------------------------------------
@@ -236,10 +423,10 @@ func startStdioPeer(t *testing.T, name string, argv ...string) (*stdioPeer, resp
 	case r := <-p.ready:
 		return p, r
 	case <-p.gone:
-		<-p.proc.exited
-		t.Fatalf("%s exited before it was ready (%v); stderr:\n%s", name, p.proc.err, p.proc.log)
-	case <-time.After(startTimeout):
-		t.Fatalf("%s not ready after %v; stderr:\n%s", name, startTimeout, p.proc.log)
+		<-p.proc.exited // and reported
+		t.FailNow()
+	case <-wstest.After(t):
+		t.Fatalf("%s: %v; stderr:\n%s", name, wstest.Expired(t, "its ready line"), p.proc.log)
 	}
 	panic("unreachable")
 }
@@ -283,9 +470,9 @@ func (p *stdioPeer) call(ctx context.Context, req request) (response, error) {
 	case r := <-ch:
 		return r, nil
 	case <-p.gone:
-		return response{}, fmt.Errorf("%s exited", p.proc.name)
+		return response{}, fmt.Errorf("%s: %s: the peer process ended", p.proc.name, req.Op)
 	case <-ctx.Done():
-		return response{}, fmt.Errorf("%s: %s: %w", p.proc.name, req.Op, ctx.Err())
+		return response{}, fmt.Errorf("%s: %s: %w", p.proc.name, req.Op, wstest.Err(ctx))
 	}
 }
 
@@ -313,6 +500,7 @@ type peer struct {
 	lib  string // the lib field of requests
 	tr   transport
 	caps caps
+	proc *process // the program it runs in
 }
 
 // do sends req and turns an error answer into an error.

@@ -10,7 +10,6 @@ import (
 	"net"
 	"slices"
 	"sync"
-	"testing"
 	"time"
 
 	"github.com/gobwas/httphead"
@@ -169,7 +168,7 @@ type connLocal struct {
 	tap *tapConn
 }
 
-func newConnLocal(t *testing.T, tap *tapConn, side ws.Side, hs ws.Handshake, cfg wsutil.Config) *connLocal {
+func newConnLocal(t *caseT, tap *tapConn, side ws.Side, hs ws.Handshake, cfg wsutil.Config) *connLocal {
 	c, err := wsutil.NewConn(tap, side, hs, cfg)
 	require.NoError(t, err)
 	return &connLocal{c: c, tap: tap}
@@ -237,6 +236,18 @@ type helperLocal struct {
 	protocol string
 	accepted []httphead.Option // ws.Handshake.Extensions
 	done     bool
+	// closeWait bounds the closing handshake and the linger after a
+	// failure, as Config.CloseTimeout does for a Conn; 0 means
+	// wsutil.DefaultCloseTimeout.
+	closeWait time.Duration
+}
+
+// closeTimeout is closeWait or its default.
+func (l *helperLocal) closeTimeout() time.Duration {
+	if l.closeWait > 0 {
+		return l.closeWait
+	}
+	return wsutil.DefaultCloseTimeout
 }
 
 func (l *helperLocal) Protocol() string { return l.protocol }
@@ -291,7 +302,7 @@ func (l *helperLocal) linger() {
 	if cw, ok := l.tap.Conn.(interface{ CloseWrite() error }); ok {
 		_ = cw.CloseWrite()
 	}
-	_ = l.tap.SetReadDeadline(time.Now().Add(wsutil.DefaultCloseTimeout))
+	_ = l.tap.SetReadDeadline(time.Now().Add(l.closeTimeout()))
 	_, _ = io.Copy(io.Discard, l.tap)
 }
 
@@ -304,7 +315,7 @@ func (l *helperLocal) Ping(context.Context) (time.Duration, error) {
 // Close runs the closing handshake with wsutil.CloseHandshake, then closes
 // TCP: a server closes first (RFC 6455 §7.1.1).
 func (l *helperLocal) Close(code ws.StatusCode, reason string) error {
-	ctx, cancel := context.WithTimeout(context.Background(), wsutil.DefaultCloseTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), l.closeTimeout())
 	defer cancel()
 	stop := l.bound(ctx)
 	err := wsutil.CloseHandshake(l.rw, ws.ServerSide, code, reason)

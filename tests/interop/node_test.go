@@ -11,6 +11,7 @@ import (
 // and returns its two libraries as peers.
 func nodePeer(t *testing.T) (ws, websocket *peer) {
 	t.Helper()
+	requirePeer(t, "node")
 	node, err := exec.LookPath("node")
 	if err != nil {
 		missingPeer(t, "node is not on PATH")
@@ -20,10 +21,10 @@ func nodePeer(t *testing.T) (ws, websocket *peer) {
 			missingPeer(t, "npm package %s is not installed in tests/interop/node/node_modules", pkg)
 		}
 	}
-	tr, ready := startStdioPeer(t, "node", node, filepath.Join("node", "peer.js"))
+	tr, ready := startStdioPeer(t, "node", node, filepath.Join("node", "peer.js"), "-wait-ms", peerWaitMS(t))
 	t.Logf("node peer: %v", ready.Versions)
-	return &peer{name: "ws", lib: "ws", tr: tr, caps: peerAll},
-		&peer{name: "websocket", lib: "websocket", tr: tr, caps: peerAll}
+	return &peer{name: "ws", lib: "ws", tr: tr, caps: peerAll, proc: tr.proc},
+		&peer{name: "websocket", lib: "websocket", tr: tr, caps: peerAll, proc: tr.proc}
 }
 
 // TestNodeAsClient runs the clients of npm ws and npm websocket
@@ -32,10 +33,10 @@ func TestNodeAsClient(t *testing.T) {
 	t.Parallel()
 	s := newOurServer(t)
 	ws, websocket := nodePeer(t)
-	asClients(t, s, ws, websocket)
+	asClients(&caseT{T: t}, s, ws, websocket)
 	t.Run("deflate", func(t *testing.T) {
-		deflateAsClients(t, s, ws, wsClientSetups)
-		deflateAsClients(t, s, websocket, websocketClientSetups)
+		deflateAsClients(&caseT{T: t}, s, ws, wsClientSetups)
+		deflateAsClients(&caseT{T: t}, s, websocket, websocketClientSetups)
 	})
 }
 
@@ -44,9 +45,9 @@ func TestNodeAsClient(t *testing.T) {
 func TestNodeAsServer(t *testing.T) {
 	t.Parallel()
 	ws, websocket := nodePeer(t)
-	asServers(t, ws, websocket)
+	asServers(&caseT{T: t}, ws, websocket)
 	t.Run("deflate", func(t *testing.T) {
-		deflateAsServers(t, ws, wsServerSetups)
-		deflateAsServers(t, websocket, websocketServerSetups)
+		deflateAsServers(&caseT{T: t}, ws, wsServerSetups)
+		deflateAsServers(&caseT{T: t}, websocket, websocketServerSetups)
 	})
 }

@@ -14,11 +14,11 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/gobwas/httphead"
 	"github.com/stretchr/testify/require"
 
+	"github.com/sluice-ws/sluice/internal/wstest"
 	"github.com/sluice-ws/sluice/ws"
 	"github.com/sluice-ws/sluice/wsflate"
 	"github.com/sluice-ws/sluice/wsutil"
@@ -204,7 +204,8 @@ func (s *ourServer) handshakeRaw(t *testing.T, nc net.Conn) {
 	tap := &tapConn{Conn: nc}
 	// Frames that came with the request come first.
 	br := bufio.NewReader(io.MultiReader(bytes.NewReader(hs.Buffered), tap))
-	h := &helperLocal{tap: tap, rw: bufio.NewReadWriter(br, bufio.NewWriter(tap)), protocol: hs.Protocol, accepted: hs.Extensions}
+	h := &helperLocal{tap: tap, rw: bufio.NewReadWriter(br, bufio.NewWriter(tap)), protocol: hs.Protocol, accepted: hs.Extensions,
+		closeWait: e.cfg.CloseTimeout}
 	if e.v != variantStream {
 		e.ch <- h
 		return
@@ -221,7 +222,7 @@ func (s *ourServer) handshakeRaw(t *testing.T, nc net.Conn) {
 
 // pairWithClient has p's client connect to our server variant v, and
 // returns both ends.
-func (s *ourServer) pairWithClient(t *testing.T, ctx context.Context, p *peer, v variant, c interopCase) (local, *remote) {
+func (s *ourServer) pairWithClient(t *caseT, ctx context.Context, p *peer, v variant, c interopCase) (local, *remote) {
 	t.Helper()
 	path, ch := s.expect(v, c.cfg)
 	res, err := p.do(ctx, request{Op: "connect", URL: s.url(v, path), Protocols: c.protocols, Compress: c.compress})
@@ -233,7 +234,7 @@ func (s *ourServer) pairWithClient(t *testing.T, ctx context.Context, p *peer, v
 		t.Cleanup(ours.Shutdown)
 		return ours, theirs
 	case <-ctx.Done():
-		t.Fatalf("our server saw no connection: %v", ctx.Err())
+		t.Fatalf("our server saw no connection: %v", wstest.Err(ctx))
 	}
 	panic("unreachable")
 }
@@ -250,7 +251,7 @@ type theirServer struct {
 
 // listen starts a server of p; it supports chat.v2 only, and
 // permessage-deflate with the library's options compress (nil: off).
-func listen(t *testing.T, ctx context.Context, p *peer, compress *deflateOpts) *theirServer {
+func listen(t *caseT, ctx context.Context, p *peer, compress *deflateOpts) *theirServer {
 	t.Helper()
 	res, err := p.do(ctx, request{Op: "listen", Protocols: []string{"chat.v2"}, Compress: compress})
 	require.NoError(t, err, "peer listen")
@@ -260,10 +261,10 @@ func listen(t *testing.T, ctx context.Context, p *peer, compress *deflateOpts) *
 // pairWithServer dials srv with our Dialer and wsutil.Conn, and returns
 // both ends. A *wsflate.Extension in c.cfg.Extension makes the Dialer
 // offer permessage-deflate and check the answer.
-func (srv *theirServer) pairWithServer(t *testing.T, ctx context.Context, c interopCase) (local, *remote) {
+func (srv *theirServer) pairWithServer(t *caseT, ctx context.Context, c interopCase) (local, *remote) {
 	t.Helper()
 	path := "/ws/" + strconv.FormatInt(srv.seq.Add(1), 10)
-	d := ws.Dialer{Protocols: c.protocols, Timeout: 10 * time.Second}
+	d := ws.Dialer{Protocols: c.protocols} // bounded by ctx
 	if e, ok := c.cfg.Extension.(*wsflate.Extension); ok {
 		d.Extensions = []httphead.Option{e.Offer()}
 		d.OnExtensions = e.CheckResponse

@@ -1,11 +1,11 @@
 package interop
 
 import (
-	"context"
 	"os/exec"
 	"path/filepath"
 	"testing"
-	"time"
+
+	"github.com/sluice-ws/sluice/internal/wstest"
 )
 
 // pythonCandidates are the interpreters tried, in order: Debian's, which
@@ -17,11 +17,10 @@ var pythonCandidates = []string{"/usr/bin/python3", "python3"}
 // test.
 func pythonPeer(t *testing.T) *peer {
 	t.Helper()
+	requirePeer(t, "python")
 	python := ""
 	for _, c := range pythonCandidates {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		err := exec.CommandContext(ctx, c, "-c", "import websockets.legacy.client, websockets.legacy.server").Run()
-		cancel()
+		err := exec.CommandContext(wstest.Context(t, c+" importing websockets"), c, "-c", "import websockets.legacy.client, websockets.legacy.server").Run()
 		if err == nil {
 			python = c
 			break
@@ -30,9 +29,9 @@ func pythonPeer(t *testing.T) *peer {
 	if python == "" {
 		missingPeer(t, "no python3 (tried %v) can import websockets (Debian package python3-websockets)", pythonCandidates)
 	}
-	tr, ready := startStdioPeer(t, "python", python, filepath.Join("python", "peer.py"))
+	tr, ready := startStdioPeer(t, "python", python, filepath.Join("python", "peer.py"), "--wait-ms", peerWaitMS(t))
 	t.Logf("python peer (%s): %v", python, ready.Versions)
-	return &peer{name: "websockets", lib: "websockets", tr: tr, caps: peerAll}
+	return &peer{name: "websockets", lib: "websockets", tr: tr, caps: peerAll, proc: tr.proc}
 }
 
 // TestPythonAsClient runs the client of Python's websockets against our
@@ -41,8 +40,8 @@ func TestPythonAsClient(t *testing.T) {
 	t.Parallel()
 	s := newOurServer(t)
 	p := pythonPeer(t)
-	asClients(t, s, p)
-	t.Run("deflate", func(t *testing.T) { deflateAsClients(t, s, p, pythonClientSetups) })
+	asClients(&caseT{T: t}, s, p)
+	t.Run("deflate", func(t *testing.T) { deflateAsClients(&caseT{T: t}, s, p, pythonClientSetups) })
 }
 
 // TestPythonAsServer runs our client against the server of Python's
@@ -50,6 +49,6 @@ func TestPythonAsClient(t *testing.T) {
 func TestPythonAsServer(t *testing.T) {
 	t.Parallel()
 	p := pythonPeer(t)
-	asServers(t, p)
-	t.Run("deflate", func(t *testing.T) { deflateAsServers(t, p, pythonServerSetups) })
+	asServers(&caseT{T: t}, p)
+	t.Run("deflate", func(t *testing.T) { deflateAsServers(&caseT{T: t}, p, pythonServerSetups) })
 }

@@ -87,7 +87,7 @@ func (l *streamLocal) Recv(ctx context.Context) (wsutil.Message, error) { return
 // compressed message still in flight is no error) until the peer's close
 // frame, and closes TCP: a server closes first (RFC 6455 §7.1.1).
 func (l *streamLocal) Close(code ws.StatusCode, reason string) error {
-	ctx, cancel := context.WithTimeout(context.Background(), wsutil.DefaultCloseTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), l.closeTimeout())
 	defer cancel()
 	stop := l.bound(ctx)
 	err := wsutil.WriteClose(l.rw, ws.ServerSide, code, reason)

@@ -1,6 +1,9 @@
-// Package layering checks the import rules of STYLE §1: ws ← wsutil,
-// ws ← wsflate, wsutil and wsflate never import each other, and the
-// commands use exported API only.
+// Package layering checks the import rules of CONTRIBUTING.md: ws ← wsutil,
+// ws ← wsflate, wsutil and wsflate never import each other, ws ← wsproxy
+// keeps golang.org/x/net to itself, and the commands use exported API only,
+// with one exception: cmd/sluice runs the conformance suite of
+// internal/conform, a tool rather than API, which itself uses exported API
+// only.
 package layering
 
 import (
@@ -38,9 +41,15 @@ func TestLayering(t *testing.T) {
 			"golang.org/x/sys/unix"}},
 		{module + "/wsflate", []string{module + "/ws", "github.com/gobwas/httphead", "golang.org/x/sys/cpu",
 			"github.com/klauspost/compress"}},
+		// SOCKS5 needs golang.org/x/net: only the programs that import
+		// wsproxy compile it.
+		{module + "/wsproxy", []string{module + "/ws", "github.com/gobwas/httphead", "golang.org/x/sys/cpu",
+			"golang.org/x/net/proxy", "golang.org/x/net/internal/socks"}},
 		{module + "/internal/wstest", nil},
 		{module + "/internal/bufpool", nil},
-		{module + "/cmd/sluice", []string{module + "/ws", module + "/wsutil", module + "/wsflate", module + "/internal/bufpool",
+		{module + "/internal/conform", []string{module + "/ws", module + "/wsflate",
+			"github.com/gobwas/httphead", "golang.org/x/sys/cpu", "github.com/klauspost/compress"}},
+		{module + "/cmd/sluice", []string{module + "/ws", module + "/wsutil", module + "/wsflate", module + "/wsproxy", module + "/internal/bufpool", module + "/internal/conform", "golang.org/x/net",
 			"github.com/gobwas/httphead", "golang.org/x/sys/cpu", "golang.org/x/sys/unix", "github.com/klauspost/compress"}},
 	}
 	for _, tc := range cases {

@@ -2,13 +2,13 @@ package memory
 
 import (
 	"bytes"
-	"net"
 	"runtime"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/sluice-ws/sluice/internal/wstest"
 	"github.com/sluice-ws/sluice/ws"
 	"github.com/sluice-ws/sluice/wsutil"
 )
@@ -23,31 +23,13 @@ func liveHeap() int64 {
 	return int64(ms.HeapAlloc)
 }
 
-// tcpPair returns the two ends of a TCP connection on 127.0.0.1.
-func tcpPair(t *testing.T) (net.Conn, net.Conn) {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	defer ln.Close()
-	accepted := make(chan net.Conn, 1)
-	go func() {
-		c, _ := ln.Accept()
-		accepted <- c
-	}()
-	client, err := net.Dial("tcp", ln.Addr().String())
-	require.NoError(t, err)
-	server := <-accepted
-	require.NotNil(t, server)
-	return server, client
-}
-
 // After a burst of large messages, a connection that stays open holds
 // nothing of them: every buffer went back to its pool when its message
 // was done, and the pools are empty after two garbage collections. The
 // heap is back to where it was before the burst.
 func TestMemoryGivenBack(t *testing.T) {
 	ctx := testContext(t)
-	sc, cc := tcpPair(t)
+	sc, cc := wstest.TCPPair(t)
 	before := liveHeap()
 	server, err := wsutil.NewConn(sc, ws.ServerSide, ws.Handshake{}, wsutil.Config{
 		MaxMessageSize: 32 << 20,

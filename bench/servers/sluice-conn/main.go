@@ -1,8 +1,9 @@
 // Command sluice-conn is the echo server of sluice's channel API, as in
-// sluice's README: ws.HTTPUpgrader, wsutil.NewConn, range over Inbound and
-// send each message back on Outbound.
+// sluice's README: ws.HTTPUpgrader, wsutil.NewConn, range over Inbound,
+// Send each message back and Release it (Send keeps the buffer until the
+// message is written; Release lets the next message reuse it).
 //
-// Keep it to NewConn, Inbound, Outbound (or Send) and Close: wsutil.Conn's
+// Keep it to NewConn, Inbound, Send, Release and Close: wsutil.Conn's
 // internals are being rewritten, and this server must follow with at most
 // a line or two changed.
 package main
@@ -39,7 +40,10 @@ func main() {
 			return
 		}
 		for m := range c.Inbound() {
-			c.Outbound() <- m
+			if c.Send(r.Context(), m) != nil {
+				break
+			}
+			m.Release()
 		}
 		// The peer has closed: answer now rather than after a lull.
 		_ = c.Close(ws.StatusNormalClosure, "")

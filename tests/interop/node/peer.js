@@ -28,7 +28,10 @@
 //
 // Text arrives as bytes ("raw": true skips any conversion, so invalid UTF-8
 // can be sent). Waits are bounded by WAIT_MS, or by a request's "wait_ms";
-// the script exits when stdin closes.
+// the script exits when stdin closes. WAIT_MS is 10 s unless the command
+// line says "-wait-ms N": the Go tests pass the time left until their run's
+// deadline, so that no wait here ends while the code under test is right,
+// however slow the machine.
 //
 // permessage-deflate (RFC 7692) is off unless the request has "compress":
 // an object whose keys are the RFC's parameter names,
@@ -48,7 +51,11 @@ const WS = require('ws');
 const WebSocketNode = require('websocket');
 const WebSocketFrame = require('websocket/lib/WebSocketFrame');
 
-const WAIT_MS = 10000;
+const WAIT_MS = (() => {
+  const i = process.argv.indexOf('-wait-ms');
+  const ms = i >= 0 ? Number(process.argv[i + 1]) : NaN;
+  return Number.isFinite(ms) && ms > 0 ? ms : 10000;
+})();
 const MAX_SIZE = 64 << 20;
 
 // --- connection bookkeeping --------------------------------------------------

@@ -1,4 +1,4 @@
-package conformance
+package conform
 
 import (
 	"bytes"
@@ -82,7 +82,10 @@ type closeStep closeWant
 func (s closeStep) run(c *client) { c.expectClose(closeWant(s)) }
 
 func (s closeStep) String() string {
-	str := fmt.Sprintf("expect close %d within %v", s.code, s.within)
+	str := fmt.Sprintf("expect close %v", s.codes)
+	if len(s.codes) == 1 {
+		str = fmt.Sprintf("expect close %d", s.codes[0])
+	}
 	if !s.anyReason {
 		str += fmt.Sprintf(" with reason %q", s.reason)
 	}
@@ -92,26 +95,23 @@ func (s closeStep) String() string {
 	return str
 }
 
-// fails expects the server to fail the connection with code: a close frame
-// with that code (any valid reason), then TCP closed within closeBound
-// (RFC 6455 §7.1.7).
-func fails(code ws.StatusCode) closeStep {
-	return closeStep{code: code, anyReason: true, within: ioBound}
+// fails expects the server to fail the connection with code (or one of
+// the alternatives): a close frame with that code (any valid reason), then
+// TCP closed within the close bound (RFC 6455 §7.1.7).
+func fails(code ws.StatusCode, alternatives ...ws.StatusCode) closeStep {
+	return closeStep{codes: append([]ws.StatusCode{code}, alternatives...), anyReason: true}
 }
 
-// failsFast is fails, with the close frame due within closeBound of the
-// last byte sent: the server must not wait for data that has not come.
-func failsFast(code ws.StatusCode) closeStep {
-	s := fails(code)
-	s.within = closeBound
-	return s
-}
+// failsFast is fails after frames whose rest never comes: only a server
+// that fails the connection as soon as it sees the fault, without waiting
+// for more data, answers at all.
+func failsFast(code ws.StatusCode) closeStep { return fails(code) }
 
 // echoesClose expects the server's answer to the client's close: the same
 // code and reason (RFC 6455 §5.5.1), then TCP closed by the server
 // (§7.1.1). code ws.StatusNoStatusRcvd expects an empty close frame.
 func echoesClose(code ws.StatusCode, reason string) closeStep {
-	return closeStep{code: code, reason: reason, within: ioBound}
+	return closeStep{codes: []ws.StatusCode{code}, reason: reason}
 }
 
 // leaveOpen stops the step from waiting for the end of TCP.
