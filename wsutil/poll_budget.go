@@ -79,6 +79,9 @@ type pollWait struct {
 // startWait has the connection wait for n bytes, while it holds held
 // (loop).
 func (c *PollConn) startWait(n, held int64) {
+	if c.pend != nil {
+		held += int64(cap(c.pend.B)) // input kept from before, held while waiting
+	}
 	c.wait = &pollWait{w: c.ep.cfg.Budget.startWait(n, held), delay: time.Millisecond}
 	c.paused |= pauseBudget
 	c.timer.budgetAt = c.loop.now + c.wait.delay

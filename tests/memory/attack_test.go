@@ -156,13 +156,6 @@ func slowReadingClient(t *testing.T, args []string) {
 func TestDecompressionBombs(t *testing.T) { eachMode(t, decompressionBombs) }
 
 func decompressionBombs(t *testing.T, args []string) {
-	if slices.Contains(args, "-poll") {
-		// Known bug: under -poll most of the twenty connections end up
-		// waiting for the Budget while 64 KiB are held outside its
-		// waiters, so the deadlock breaking never fires and they wait
-		// until shutdown.
-		t.Skip("-poll: connections wait for the Budget for ever (known bug, issue 12)")
-	}
 	ctx := testContext(t)
 	s := startServe(ctx, t, args...)
 	rest := s.rss(t)
