@@ -17,6 +17,63 @@ import (
 	"github.com/sluice-ws/sluice/wsflate"
 )
 
+// TestPollBudget shares a 1 MiB Budget between connections reading
+// 300 KiB messages, which need 512 KiB each while they arrive.
+func TestPollBudget(t *testing.T) {
+	t.Parallel()
+	const size = 300 << 10
+	msg := make([]byte, size)
+	partial := func(p *pollPeer) { p.send(ws.OpBinary, false, msg[:size-1000]) }
+	rest := func(p *pollPeer) { p.send(ws.OpContinuation, true, msg[size-1000:]) }
+	for _, tc := range []struct {
+		name   string
+		policy BudgetPolicy
+	}{{"refuse", BudgetRefuse}, {"wait", BudgetWait}} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			b := NewBudget(1<<20, tc.policy)
+			done := make(chan *PollConn, 2)
+			_, addr := startPoll(t, echoHandler(Config{MaxMessageSize: size, Budget: b}, done))
+			a := dialPeer(t, addr)
+			partial(a)
+			waitFor(t, "the first message to hold its bytes", func() bool { return b.Used() >= 512<<10 })
+			second := dialPeer(t, addr)
+			partial(second)
+			if tc.policy == BudgetRefuse {
+				assert.Equal(t, ws.StatusTryAgainLater, second.readClose().Code)
+				second.nc.Close()
+				require.ErrorIs(t, ended(t, done).Err(), ErrBudgetExhausted)
+			} else {
+				waitFor(t, "the second to wait", func() bool {
+					b.mu.Lock()
+					defer b.mu.Unlock()
+					return len(b.waiters) == 1
+				})
+				rest(second)
+			}
+			rest(a)
+			f := a.read()
+			assert.Len(t, f.Payload, size)
+			if tc.policy == BudgetWait {
+				f := second.read()
+				assert.Len(t, f.Payload, size, "the second, once the first gave its bytes back")
+			}
+			waitFor(t, "every byte back", func() bool { return b.Used() == 0 })
+		})
+	}
+	t.Run("over-the-whole-budget", func(t *testing.T) {
+		t.Parallel()
+		done := make(chan *PollConn, 1)
+		// Its buffer grows to 64 KiB, then wants 128 KiB at once.
+		_, addr := startPoll(t, echoHandler(Config{Budget: NewBudget(100<<10, BudgetWait)}, done))
+		p := dialPeer(t, addr)
+		p.send(ws.OpBinary, true, make([]byte, 1<<20))
+		assert.Equal(t, ws.StatusMessageTooBig, p.readClose().Code)
+		p.nc.Close()
+		require.ErrorIs(t, ended(t, done).Err(), ErrMessageTooBig)
+	})
+}
+
 // TestPollBudgetDeadlockCompressed: twenty connections each send a 4 KiB
 // frame that inflates to 4 MiB, against a Budget of 8 MiB. Those that hold
 // part of a message and need more of the Budget must not wait for one
