@@ -28,6 +28,12 @@
 // an acceptance hook, broadcast, closing all, and a graceful Shutdown. A
 // Budget bounds the bytes many Conns hold together.
 //
+// PollServer is the event-loop mode, for servers on Linux: a few
+// goroutines run every connection (epoll), handshake included, and call a
+// PollHandler's OnMessage with each message; a PollConn sends without
+// ever waiting, under the same limits and Budget as a Conn. An idle
+// connection holds about a kilobyte and no goroutine.
+//
 // ReadMessage, WriteMessage and WriteClose are one-call helpers for
 // programs that drive a connection from one goroutine. Reader and Writer
 // stream one message at a time with your own buffers and no goroutines,
@@ -50,9 +56,14 @@
 // reading goroutine, and others only while there is work: a writer while
 // something is queued, a deliverer while messages wait for room on
 // Inbound, and one for Outbound once it is used. All have exited once
-// Done is closed. Server is safe for concurrent use. Reader, Writer and ControlHandler are not safe for concurrent
-// use, and nothing else may write a connection while a Writer is in the
-// middle of a message or a ControlHandler replies; the one-call helpers
-// keep no state and may be used from different goroutines on different
-// connections.
+// Done is closed. Server is safe for concurrent use. A PollServer starts
+// its event loops (GOMAXPROCS by default) and one goroutine per Serve
+// call, whatever the number of connections, and they have exited once
+// Shutdown or Close returns; a PollHandler's callbacks run on the loops
+// and must not block, and a PollConn's methods are safe from any
+// goroutine. Reader, Writer and ControlHandler are not safe for
+// concurrent use, and nothing else may write a connection while a Writer
+// is in the middle of a message or a ControlHandler replies; the one-call
+// helpers keep no state and may be used from different goroutines on
+// different connections.
 package wsutil

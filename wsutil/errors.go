@@ -67,6 +67,10 @@ var (
 	// bytes.
 	ErrOpCode = errors.New("wsutil: opcode or payload not allowed here")
 
+	// ErrPollUnsupported reports PollServer.Serve on a system without
+	// epoll: the event-loop mode needs Linux.
+	ErrPollUnsupported = errors.New("wsutil: the event-loop mode (PollServer) needs Linux")
+
 	// ErrTooManyRedirects reports a Dial that met more redirects than
 	// DialOptions.MaxRedirects; it is joined with the last redirect's
 	// *ws.HandshakeError.

@@ -103,7 +103,8 @@ type Request struct {
 }
 
 // ErrServerClosed is returned by Server's methods once Shutdown has begun,
-// and answered to new connections with 503 Service Unavailable.
+// and answered to new connections with 503 Service Unavailable; and by
+// PollServer.Serve after Shutdown or Close.
 var ErrServerClosed = errors.New("wsutil: server closed")
 
 // ServeHTTP accepts the WebSocket connection r asks for, and registers it.

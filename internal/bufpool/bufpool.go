@@ -37,6 +37,10 @@ type Buf struct {
 // Retain adds a holder.
 func (b *Buf) Retain() { b.refs.Add(1) }
 
+// Shared reports whether b has more than one holder: a holder that
+// reuses b's bytes must take another buffer then.
+func (b *Buf) Shared() bool { return b.refs.Load() > 1 }
+
 // Release gives one holder's claim back; after the last, b returns to its
 // pool and must not be used, nor any slice of b.B.
 func (b *Buf) Release() {

@@ -37,8 +37,11 @@ func TestGetPut(t *testing.T) {
 func TestRefCount(t *testing.T) {
 	t.Parallel()
 	b := Get(100)
+	assert.False(t, b.Shared())
 	b.Retain()
+	assert.True(t, b.Shared())
 	b.Release()
+	assert.False(t, b.Shared())
 	assert.Len(t, b.B, 100, "one holder left: the buffer is still in use")
 	b.Release()
 	assert.Panics(t, b.Release, "a third release of a buffer held twice")

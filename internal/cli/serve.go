@@ -47,6 +47,7 @@ type serveConfig struct {
 	logLevel          slog.Level
 	deflate           deflateConfig
 	nats              string
+	poll              bool // run /echo and /chat on event loops (serve_poll.go)
 }
 
 // Defaults of serve. docs/serve.md explains each choice.
@@ -101,12 +102,15 @@ func parseServeFlags(args []string, stderr io.Writer) (serveConfig, error) {
 	fs.IntVar(&cfg.deflate.level, "compress-level", wsflate.DefaultLevel, "DEFLATE `level`: 1 (fastest) to 9 (smallest), -1 (5), -2 (Huffman only);\nwindows under 32 KiB always use a level-5-like encoder")
 	fs.Var(&cfg.deflate.threshold, "compress-threshold", "send messages under this `size` uncompressed; 0 compresses every message")
 	fs.StringVar(&cfg.nats, "nats", "", "span the /chat room over every sluice serve on the NATS server or cluster at this `URL`\n(nats://host:port, comma-separated for several); needs the build of\ngithub.com/sluice-ws/sluice/wsnats/cmd/sluice. Empty keeps the room in this process")
+	fs.BoolVar(&cfg.poll, "poll", false, "run /echo and /chat on event loops (wsutil.PollServer, Linux only) instead of\na goroutine per connection; the page at / is not served then")
 	if err := parseFlags(fs, args); err != nil {
 		return cfg, err
 	}
 	switch {
 	case fs.NArg() > 0:
 		return cfg, usageError(fs, "serve takes no arguments, got %q", fs.Args())
+	case cfg.poll && cfg.nats != "":
+		return cfg, usageError(fs, "-poll and -nats do not go together: the event-loop mode's /chat room is in this process only")
 	case cfg.maxMessage <= 0 || cfg.chatMaxMessage <= 0:
 		return cfg, usageError(fs, "-max-message and -chat-max-message must be positive")
 	case cfg.chatQueue <= 0:
@@ -162,6 +166,9 @@ func runServe(ctx context.Context, args []string, _ io.Reader, _, stderr io.Writ
 	}
 	stop := startReturningIdleMemory(ctx, log)
 	defer stop()
+	if cfg.poll {
+		return newPollServer(newServer(cfg, log, rooms)).serve(ctx, ln)
+	}
 	return newServer(cfg, log, rooms).serve(ctx, ln)
 }
 

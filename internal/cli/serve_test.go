@@ -40,6 +40,7 @@ func TestServeFlags(t *testing.T) {
 		{"negative ping", []string{"-ping-interval", "-1s"}, errUsage},
 		{"zero shutdown timeout", []string{"-shutdown-timeout", "0"}, errUsage},
 		{"zero close timeout", []string{"-close-timeout", "0"}, errUsage},
+		{"poll with nats", []string{"-poll", "-nats", "nats://127.0.0.1:4222"}, errUsage},
 		{"bad origin pattern", []string{"-origin", "[a-"}, errUsage},
 		{"bad log level", []string{"-log-level", "loud"}, errUsage},
 	}

@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"runtime/debug"
 	"strconv"
 	"strings"
@@ -45,10 +46,28 @@ const (
 	parallelCases = 8
 )
 
-// suite holds the servers under test, set up by TestMain.
+// suite holds the servers under test, set up by TestMain: one pair per
+// mode of serve.
 var suite struct {
-	main    *target // the echo endpoint with serve's defaults
-	limited *target // the echo endpoint with -max-message 1KiB; nil when not available
+	modes []*mode
+}
+
+// mode is a way of running sluice serve, with its two servers.
+type mode struct {
+	name    string   // the subtest name: serve, poll
+	args    []string // what serve gets for this mode
+	main    *target  // the echo endpoint with serve's defaults
+	limited *target  // the echo endpoint with -max-message 1KiB; nil when not available
+}
+
+// modes are the ways sluice serve runs /echo: a goroutine per connection,
+// and event loops (-poll), which need Linux.
+func modes() []*mode {
+	m := []*mode{{name: "serve"}}
+	if runtime.GOOS == "linux" {
+		m = append(m, &mode{name: "poll", args: []string{"-poll"}})
+	}
+	return m
 }
 
 func TestMain(m *testing.M) {
@@ -87,11 +106,13 @@ func runMain(m *testing.M) int {
 // failure it prints their logs.
 func setup() (stop func(failed bool) error, err error) {
 	if u := os.Getenv(envURL); u != "" {
-		if suite.main, err = parseTarget("external", u); err != nil {
+		m := &mode{name: "external"}
+		suite.modes = []*mode{m}
+		if m.main, err = parseTarget("external", u); err != nil {
 			return nil, fmt.Errorf("%s: %w", envURL, err)
 		}
 		if u := os.Getenv(envLimitURL); u != "" {
-			if suite.limited, err = parseTarget("external-limited", u); err != nil {
+			if m.limited, err = parseTarget("external-limited", u); err != nil {
 				return nil, fmt.Errorf("%s: %w", envLimitURL, err)
 			}
 		}
@@ -117,11 +138,14 @@ func setup() (stop func(failed bool) error, err error) {
 		return errors.Join(errs...)
 	}
 	bin, err := build(dir)
-	if err == nil {
-		suite.main, err = startServer(&procs, "serve", bin)
-	}
-	if err == nil {
-		suite.limited, err = startServer(&procs, "serve-limited", bin, "-max-message", strconv.Itoa(conform.LimitedMaxMessage))
+	suite.modes = modes()
+	for _, m := range suite.modes {
+		if err == nil {
+			m.main, err = startServer(&procs, m.name, bin, m.args...)
+		}
+		if err == nil {
+			m.limited, err = startServer(&procs, m.name+"-limited", bin, append(m.args, "-max-message", strconv.Itoa(conform.LimitedMaxMessage))...)
+		}
 	}
 	if err != nil {
 		return nil, errors.Join(err, stop(true))
@@ -368,22 +392,28 @@ func (runDeadline) Deadline() (time.Time, bool) { return wstest.RunDeadline(), t
 // --- the tests ---------------------------------------------------------------
 
 // TestConformance runs every case of the suite (package internal/conform,
-// which `sluice conform` runs too) over its own connection, in parallel,
-// bounded by -test.parallel: TestConformance/<section>/<case>.
+// which `sluice conform` runs too) against every mode of serve, each case
+// over its own connection, in parallel, bounded by -test.parallel:
+// TestConformance/<mode>/<section>/<case>.
 func TestConformance(t *testing.T) {
-	for _, s := range conform.Sections() {
-		t.Run(s.Name, func(t *testing.T) {
+	for _, m := range suite.modes {
+		t.Run(m.name, func(t *testing.T) {
 			t.Parallel()
-			tgt := suite.main
-			if s.Limited {
-				if tgt = suite.limited; tgt == nil {
-					t.Skipf("%s is set without %s: no server with a 1 KiB message limit to test", envURL, envLimitURL)
-				}
-			}
-			for _, c := range s.Cases {
-				t.Run(strings.TrimPrefix(c.ID, s.Name+"/"), func(t *testing.T) {
+			for _, s := range conform.Sections() {
+				t.Run(s.Name, func(t *testing.T) {
 					t.Parallel()
-					runCase(t, tgt, c)
+					tgt := m.main
+					if s.Limited {
+						if tgt = m.limited; tgt == nil {
+							t.Skipf("%s is set without %s: no server with a 1 KiB message limit to test", envURL, envLimitURL)
+						}
+					}
+					for _, c := range s.Cases {
+						t.Run(strings.TrimPrefix(c.ID, s.Name+"/"), func(t *testing.T) {
+							t.Parallel()
+							runCase(t, tgt, c)
+						})
+					}
 				})
 			}
 		})

@@ -9,15 +9,17 @@
 //
 // TestMain builds cmd/sluice once (`go build`, with -race when the tests have
 // it, so that a data race in the server fails the run) and starts two
-// servers as child processes on 127.0.0.1:0: `sluice serve` with its
-// defaults (64 MiB messages, permessage-deflate on) and one with
-// `-max-message 1024` for the limits section. Both log at debug level; the
+// servers per mode as child processes on 127.0.0.1:0: `sluice serve` with
+// its defaults (64 MiB messages, permessage-deflate on) and one with
+// `-max-message 1024` for the limits section. The modes are "serve" (a
+// goroutine per connection) and, on Linux, "poll" (`sluice serve -poll`,
+// the event loops of wsutil.PollServer). All log at debug level; the
 // address is parsed from the listening line. At the end they get SIGTERM and
 // must exit with status 0 (their process group is killed otherwise). When a
 // case fails, the server's log lines about that case's connection go to the
 // test log.
 //
-// TestConformance/<section>/<case> runs every case over its own connection,
+// TestConformance/<mode>/<section>/<case> runs every case over its own connection,
 // in parallel: at most -test.parallel at once, 8 when the command line does
 // not set that flag, since the cases wait on the network rather than the
 // CPU. Every wait that only a hang can reach ends at the run's deadline

@@ -216,7 +216,7 @@ func (x deflateConn) takeover(ours bool) bool {
 // of setups, connecting to both deflate-capable variants of our server.
 func deflateAsClients(t *caseT, s *ourServer, p *peer, setups []deflateSetup) {
 	t.with(p).Run(p.name, func(t *caseT) {
-		for _, v := range []variant{variantConn, variantStream} {
+		for _, v := range serverVariants(true) {
 			t.Run(v.name, func(t *caseT) {
 				for _, setup := range setups {
 					t.Run(setup.name, func(t *caseT) {
@@ -452,9 +452,11 @@ func testDeflateEcho(t *caseT, ctx context.Context, x deflateConn) {
 			assert.True(t, rsv1(recv[i].first), "%s: the peer sent it compressed", tc.name)
 			assert.Less(t, recv[i].size, n/3, "%s: the peer's compressed size", tc.name)
 		case tc.small:
-			// wsutil.Conn knows the size: under the threshold it sends
-			// the message as it is. A Writer does not know it.
-			if _, ok := x.ours.(*connLocal); ok {
+			// wsutil.Conn and PollConn know the size: under the
+			// threshold they send the message as it is. A Writer does
+			// not know it.
+			switch x.ours.(type) {
+			case *connLocal, *pollLocal:
 				assert.False(t, rsv1(sent[i].first), "%s: under the threshold, we sent it uncompressed", tc.name)
 			}
 		}

@@ -58,11 +58,15 @@
 //
 // # Matrix
 //
-// Our server, in two variants: "conn" (ws.HTTPUpgrader in a net/http
-// handler, then wsutil.NewConn) and "helpers" (ws.Upgrader on a raw
+// Our server, in three variants: "conn" (ws.HTTPUpgrader in a net/http
+// handler, then wsutil.NewConn), "helpers" (ws.Upgrader on a raw
 // listener, then wsutil.ReadMessage, WriteMessage and CloseHandshake over a
-// bufio.ReadWriter), against the clients of ws, websocket, websockets and
-// Chromium (TestNodeAsClient, TestPythonAsClient, TestChromiumAsClient).
+// bufio.ReadWriter) and, on Linux, "poll" (wsutil.PollServer: the event
+// loops do the handshake and run the connection; poll_test.go), against
+// the clients of ws, websocket, websockets and Chromium (TestNodeAsClient,
+// TestPythonAsClient, TestChromiumAsClient). A PollServer owns its
+// sockets, so the peer reaches it through a relay on 127.0.0.1 that
+// records the frames both ways, and passes half-closes and resets on.
 // Our client (ws.Dialer, then wsutil.NewConn) against the servers of ws,
 // websocket and websockets (TestNodeAsServer, TestPythonAsServer).
 //
@@ -104,7 +108,8 @@
 // wsutil.Conn with Config.Extension) and "stream" (ws.Upgrader with
 // Extension.Negotiate, then a wsutil.Reader and Writer carrying the halves
 // of Extension.Bind; stream_test.go), since the one-call helpers do not
-// decompress. Our client is ws.Dialer with Offer and CheckResponse, then
+// decompress, and "poll" (a PollHandler's Upgrader with
+// Extension.Negotiate and its Config.Extension). Our client is ws.Dialer with Offer and CheckResponse, then
 // wsutil.Conn.
 //
 //	npm ws client         defaults; client_max_window_bits without a value;

@@ -74,7 +74,7 @@ func runCases(t *caseT, have caps, open func(t *caseT, ctx context.Context, c in
 func asClients(t *caseT, s *ourServer, peers ...*peer) {
 	for _, p := range peers {
 		t.with(p).Run(p.name, func(t *caseT) {
-			for _, v := range []variant{variantConn, variantHelpers} {
+			for _, v := range serverVariants(false) {
 				t.Run(v.name, func(t *caseT) {
 					runCases(t, p.caps|v.caps, func(t *caseT, ctx context.Context, c interopCase) (local, *remote) {
 						return s.pairWithClient(t, ctx, p, v, c)
@@ -282,12 +282,19 @@ func testCloseByUs(t *caseT, ctx context.Context, ours local, theirs *remote) {
 	require.NoError(t, err)
 	assert.Equal(t, want, got, "what the peer saw")
 	assert.Equal(t, 1, closeFrames(ours), "close frames we sent")
-	if l, ok := ours.(*connLocal); ok {
+	var ended error
+	switch l := ours.(type) {
+	case *connLocal:
+		ended = l.c.Err()
+	case *pollLocal:
+		ended = l.c.Err()
+	}
+	if ended != nil {
 		// Err holds the peer's answer: most echo our code and reason,
 		// WebSocket-Node answers 1000 (both are what RFC 6455 §5.5.1
 		// allows).
 		var ce ws.CloseError
-		require.ErrorAs(t, l.c.Err(), &ce)
+		require.ErrorAs(t, ended, &ce)
 		if ce != want {
 			assert.Equal(t, ws.StatusNormalClosure, ce.Code, "the peer's answer: %v", ce)
 		}
@@ -299,7 +306,7 @@ func testAbnormalClose(t *caseT, ctx context.Context, ours local, theirs *remote
 	stray, err := ours.Wait(ctx)
 	assert.Zero(t, stray)
 	switch ours.(type) {
-	case *connLocal:
+	case *connLocal, *pollLocal:
 		require.ErrorIs(t, err, wsutil.ErrAbnormalClosure)
 		assert.Equal(t, ws.StatusAbnormalClosure, ws.CloseStatus(err))
 	default:
@@ -374,22 +381,29 @@ func TestCloseEchoAfterPeerHalfClose(t *testing.T) {
 	t.Run("our-server", func(t *testing.T) {
 		t.Parallel()
 		s := newOurServer(t)
-		lost := 0
-		for range rounds {
-			ctx, cancel := context.WithCancel(wstest.Context(t, "a round"))
-			path, ch := s.expect(variantConn, wsutil.Config{CloseTimeout: wstest.Remaining(t)})
-			nc, _, err := (&ws.Dialer{}).Dial(ctx, s.url(variantConn, path))
-			require.NoError(t, err)
-			ours := <-ch
-			require.NotNil(t, ours)
-			if !closeAndHalfClose(t, nc, ws.ClientSide) {
-				lost++
+		for _, v := range serverVariants(false) {
+			if v == variantHelpers {
+				continue // it closes TCP itself after the handshake
 			}
-			_, err = ours.Wait(ctx)
-			assert.Equal(t, want, errorsAsClose(err), "our Err")
-			cancel()
+			t.Run(v.name, func(t *testing.T) {
+				lost := 0
+				for range rounds {
+					ctx, cancel := context.WithCancel(wstest.Context(t, "a round"))
+					path, ch := s.expect(v, wsutil.Config{CloseTimeout: wstest.Remaining(t)})
+					nc, _, err := (&ws.Dialer{}).Dial(ctx, s.url(v, path))
+					require.NoError(t, err)
+					ours := <-ch
+					require.NotNil(t, ours)
+					if !closeAndHalfClose(t, nc, ws.ClientSide) {
+						lost++
+					}
+					_, err = ours.Wait(ctx)
+					assert.Equal(t, want, errorsAsClose(err), "our Err")
+					cancel()
+				}
+				assert.Zero(t, lost, "close echoes lost out of %d", rounds)
+			})
 		}
-		assert.Zero(t, lost, "close echoes lost out of %d", rounds)
 	})
 
 	t.Run("our-client", func(t *testing.T) {

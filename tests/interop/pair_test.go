@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -56,6 +57,9 @@ type ourServer struct {
 	raw  net.Listener
 	wg   sync.WaitGroup // the raw accept loop and handshakes
 	seq  atomic.Int64
+	// polled is variantPoll's server (poll_test.go), nil where the event
+	// loops are not available.
+	polled *pollServer
 
 	mu      sync.Mutex
 	waiting map[string]expectation // by path; guarded by mu
@@ -89,6 +93,9 @@ func newOurServer(t *testing.T) *ourServer {
 		s.wg.Wait()
 		s.http.Close()
 	})
+	if runtime.GOOS == "linux" {
+		s.startPoll(t)
+	}
 	return s
 }
 
@@ -114,10 +121,13 @@ func (s *ourServer) take(path string) (expectation, bool) {
 }
 
 func (s *ourServer) url(v variant, path string) string {
-	if v != variantConn {
-		return "ws://" + s.raw.Addr().String() + path
+	switch v {
+	case variantConn:
+		return "ws" + strings.TrimPrefix(s.http.URL, "http") + path
+	case variantPoll:
+		return "ws://" + s.polled.proxy.addr() + path
 	}
-	return "ws" + strings.TrimPrefix(s.http.URL, "http") + path
+	return "ws://" + s.raw.Addr().String() + path
 }
 
 // serveHTTP is variantConn.

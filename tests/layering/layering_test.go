@@ -35,20 +35,23 @@ func deps(t *testing.T, pkg string) []string {
 func TestLayering(t *testing.T) {
 	cli := []string{module + "/ws", module + "/wsutil", module + "/wsroom", module + "/wsflate", module + "/wsproxy",
 		module + "/internal/bufpool", module + "/internal/conform", "golang.org/x/net",
-		"github.com/gobwas/httphead", "golang.org/x/sys/cpu", "github.com/klauspost/compress"}
+		"github.com/gobwas/httphead", "golang.org/x/sys/cpu", "golang.org/x/sys/unix", "github.com/klauspost/compress"}
 	cases := []struct {
 		pkg     string
 		allowed []string // import path prefixes outside the standard library
 	}{
 		{module + "/ws", []string{"github.com/gobwas/httphead", "golang.org/x/sys/cpu"}},
-		{module + "/wsutil", []string{module + "/ws", module + "/internal/bufpool", "github.com/gobwas/httphead", "golang.org/x/sys/cpu"}},
+		// x/sys/unix: epoll for the event-loop mode (PollServer).
+		{module + "/wsutil", []string{module + "/ws", module + "/internal/bufpool", "github.com/gobwas/httphead", "golang.org/x/sys/cpu",
+			"golang.org/x/sys/unix"}},
 		{module + "/wsflate", []string{module + "/ws", "github.com/gobwas/httphead", "golang.org/x/sys/cpu",
 			"github.com/klauspost/compress"}},
 		// SOCKS5 needs golang.org/x/net: only the programs that import
 		// wsproxy compile it.
 		{module + "/wsproxy", []string{module + "/ws", "github.com/gobwas/httphead", "golang.org/x/sys/cpu",
 			"golang.org/x/net/proxy", "golang.org/x/net/internal/socks"}},
-		{module + "/wsroom", []string{module + "/ws", module + "/wsutil", module + "/internal/bufpool", "github.com/gobwas/httphead", "golang.org/x/sys/cpu"}},
+		{module + "/wsroom", []string{module + "/ws", module + "/wsutil", module + "/internal/bufpool", "github.com/gobwas/httphead", "golang.org/x/sys/cpu",
+			"golang.org/x/sys/unix"}},
 		{module + "/internal/wstest", nil},
 		{module + "/internal/bufpool", nil},
 		{module + "/internal/conform", []string{module + "/ws", module + "/wsflate",

@@ -136,11 +136,12 @@ func (r *report) markdown(w io.Writer, srvs []server) {
 	}
 
 	fmt.Fprintf(w, "\n## Ratios\n\nMedian of the per-round ratios (idle: lower is better).\n\n")
-	fmt.Fprintf(w, "| scenario | sluice-conn / gws | sluice-handler / gws | sluice-frames / gobwas-frames | sluice-helpers / gobwas-helpers |\n|---|---:|---:|---:|---:|\n")
+	fmt.Fprintf(w, "| scenario | sluice-conn / gws | sluice-handler / gws | sluice-frames / gobwas-frames | sluice-helpers / gobwas-helpers | sluice-poll / sluice-handler | sluice-poll / nbio |\n|---|---:|---:|---:|---:|---:|---:|\n")
 	for _, sc := range r.Scenarios {
-		fmt.Fprintf(w, "| %s | %s | %s | %s | %s |\n", sc.Name,
+		fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s | %s |\n", sc.Name,
 			sc.ratio("sluice-conn", baseGWS), sc.ratio("sluice-handler", baseGWS),
-			sc.ratio("sluice-frames", baseGobwas), sc.ratio("sluice-helpers", "gobwas-helpers"))
+			sc.ratio("sluice-frames", baseGobwas), sc.ratio("sluice-helpers", "gobwas-helpers"),
+			sc.ratio("sluice-poll", "sluice-handler"), sc.ratio("sluice-poll", "nbio"))
 	}
 
 	for _, sc := range r.Scenarios {

@@ -15,6 +15,7 @@ type server struct {
 var servers = []server{
 	{"sluice-conn", true},
 	{"sluice-handler", true},
+	{"sluice-poll", true},
 	{"sluice-helpers", false},
 	{"sluice-frames", false},
 	{"gws", true},
