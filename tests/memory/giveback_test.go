@@ -28,7 +28,7 @@ func liveHeap() int64 {
 // was done, and the pools are empty after two garbage collections. The
 // heap is back to where it was before the burst.
 func TestMemoryGivenBack(t *testing.T) {
-	ctx := testContext(t)
+	ctx := wstest.Context(t, "the burst of large messages")
 	sc, cc := wstest.TCPPair(t)
 	before := liveHeap()
 	server, err := wsutil.NewConn(sc, ws.ServerSide, ws.Handshake{}, wsutil.Config{
