@@ -18,10 +18,6 @@ import (
 // close, Drop, Terminate, the peer vanishes) and what the client and Err see.
 func TestPollCloseHandshakes(t *testing.T) {
 	t.Parallel()
-	type end struct {
-		c    *PollConn
-		from ws.CloseError // what the client saw
-	}
 	for _, tc := range []struct {
 		name string
 		cfg  Config
