@@ -11,6 +11,7 @@ import (
 	"sync"
 	"testing"
 	"testing/synctest"
+	"time"
 
 	"github.com/sluice-ws/sluice/internal/wstest"
 	"github.com/sluice-ws/sluice/ws"
@@ -105,6 +106,11 @@ func TestConnWriterFragmentsAndHoldsOrder(t *testing.T) {
 				require.NoError(t, err)
 				require.Equal(t, next[g], i, "sender %d out of order", g)
 				next[g]++
+			}
+			// The writer counts a batch's messages once its write has
+			// returned, which may be after the peer has read them all.
+			for c.Stats().MessagesOut < int64(2+senders*each) && ctx.Err() == nil {
+				time.Sleep(time.Millisecond)
 			}
 			assert.Equal(t, int64(2+senders*each), c.Stats().MessagesOut, "a streamed message counts once")
 		})
