@@ -135,9 +135,9 @@ func TestNodeStops(t *testing.T) {
 	// Node 2 publishes each message once the previous one reached a
 	// member on node 0: a steady stream, not a flood that would outrun the
 	// subscriptions' pending limits (core NATS drops what a slow consumer
-	// cannot take, and an unpaced loop lost 1,700 of 12,000 messages at
-	// load 15). Once the stop begins it publishes once more, after the
-	// node has closed, and that Publish fails.
+	// cannot take: an unpaced loop once lost 1,700 of 12,000 messages).
+	// Once the stop begins it publishes once more, after the node has
+	// closed, and that Publish fails.
 	stopped := make(chan int, 1)
 	stopping, stop := context.WithCancel(context.Background())
 	defer stop()
