@@ -248,6 +248,23 @@ type Stats struct {
 	Dropped int64
 }
 
+// counters are the live counts behind Stats, of a Conn or a PollConn.
+type counters struct {
+	bytesIn, bytesOut        atomic.Int64
+	msgsIn, msgsOut, dropped atomic.Int64
+}
+
+// stats reads the counters.
+func (c *counters) stats() Stats {
+	return Stats{
+		BytesIn:     c.bytesIn.Load(),
+		BytesOut:    c.bytesOut.Load(),
+		MessagesIn:  c.msgsIn.Load(),
+		MessagesOut: c.msgsOut.Load(),
+		Dropped:     c.dropped.Load(),
+	}
+}
+
 // phase is where a connection is in its closing handshake. Every
 // transition happens under Conn.mu; State maps the phases onto the four
 // public states.
@@ -365,8 +382,7 @@ type Conn struct {
 	lastRead  atomic.Int64 // when bytes last arrived, as a time.Duration since epoch
 	readLimit atomic.Int64 // SetReadLimit; the reader reads it at each message
 
-	bytesIn, bytesOut        atomic.Int64
-	msgsIn, msgsOut, dropped atomic.Int64
+	counters
 }
 
 // NewConn takes over conn, whose opening handshake hs is complete, and
@@ -605,15 +621,7 @@ func (c *Conn) Buffered() int64 {
 }
 
 // Stats returns the connection's counters.
-func (c *Conn) Stats() Stats {
-	return Stats{
-		BytesIn:     c.bytesIn.Load(),
-		BytesOut:    c.bytesOut.Load(),
-		MessagesIn:  c.msgsIn.Load(),
-		MessagesOut: c.msgsOut.Load(),
-		Dropped:     c.dropped.Load(),
-	}
-}
+func (c *Conn) Stats() Stats { return c.counters.stats() }
 
 // Close runs the closing handshake: after the messages already queued it
 // sends a close frame with code and reason (code 0 sends none), waits up to

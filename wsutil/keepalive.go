@@ -141,6 +141,15 @@ func getUint64(b []byte) (v uint64) {
 	return v
 }
 
+// checkControl vets a WriteControl call: a ping or pong of at most 125
+// bytes, and ctx not done.
+func checkControl(ctx context.Context, op ws.OpCode, payload []byte) error {
+	if (op != ws.OpPing && op != ws.OpPong) || len(payload) > ws.MaxControlPayload {
+		return ErrOpCode
+	}
+	return ctx.Err()
+}
+
 // WriteControl queues a ping or pong with the given payload (at most 125
 // bytes), ahead of queued messages: the seeds' ping(data) and pong(data),
 // a pong being an unsolicited heartbeat the peer does not answer. Ping
@@ -150,10 +159,7 @@ func getUint64(b []byte) (v uint64) {
 // and an error matching net.ErrClosed once our close frame is out or the
 // connection has ended. It never waits, so ctx is only checked.
 func (c *Conn) WriteControl(ctx context.Context, op ws.OpCode, payload []byte) error {
-	if (op != ws.OpPing && op != ws.OpPong) || len(payload) > ws.MaxControlPayload {
-		return ErrOpCode
-	}
-	if err := ctx.Err(); err != nil {
+	if err := checkControl(ctx, op, payload); err != nil {
 		return err
 	}
 	c.mu.Lock()

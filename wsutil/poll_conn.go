@@ -81,8 +81,7 @@ type PollConn struct {
 	err         error         // guarded by mu; why the connection ended
 	done        chan struct{} // guarded by mu; made on demand
 
-	bytesIn, bytesOut        atomic.Int64
-	msgsIn, msgsOut, dropped atomic.Int64
+	counters
 }
 
 // pollFlags are a connection's flags owned by its loop.
@@ -203,15 +202,7 @@ func (c *PollConn) Buffered() int64 {
 }
 
 // Stats returns the connection's counters.
-func (c *PollConn) Stats() Stats {
-	return Stats{
-		BytesIn:     c.bytesIn.Load(),
-		BytesOut:    c.bytesOut.Load(),
-		MessagesIn:  c.msgsIn.Load(),
-		MessagesOut: c.msgsOut.Load(),
-		Dropped:     c.dropped.Load(),
-	}
-}
+func (c *PollConn) Stats() Stats { return c.counters.stats() }
 
 // Send queues m for sending; m.OpCode must be ws.OpText or ws.OpBinary. It
 // never waits (see PollConn): when the send queue is full or the Budget
@@ -273,10 +264,7 @@ func (c *PollConn) Send(ctx context.Context, m Message) error {
 // bytes) behind what is queued, as Conn.WriteControl does. It never
 // waits, so ctx is only checked.
 func (c *PollConn) WriteControl(ctx context.Context, op ws.OpCode, payload []byte) error {
-	if (op != ws.OpPing && op != ws.OpPong) || len(payload) > ws.MaxControlPayload {
-		return ErrOpCode
-	}
-	if err := ctx.Err(); err != nil {
+	if err := checkControl(ctx, op, payload); err != nil {
 		return err
 	}
 	c.mu.Lock()

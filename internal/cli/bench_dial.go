@@ -67,6 +67,20 @@ type benchConn struct {
 	ext string
 }
 
+// readMore reads once into the buffer after its unscanned bytes, moving
+// them to the front first when less than minRoom is left after them.
+func (c *benchConn) readMore() (int, error) {
+	if c.r == c.w {
+		c.r, c.w = 0, 0
+	} else if len(c.buf)-c.w < minRoom {
+		c.w = copy(c.buf, c.buf[c.r:c.w])
+		c.r = 0
+	}
+	n, err := c.nc.Read(c.buf[c.w:])
+	c.w += n
+	return n, err
+}
+
 // maxResponseHead bounds the 101 response bench reads.
 const maxResponseHead = 4 << 10
 

@@ -244,14 +244,7 @@ func (c *echoConn) read() error {
 		case ws.OpClose:
 			return c.serverClose(ev.payload, recv)
 		}
-		if c.r == c.w {
-			c.r, c.w = 0, 0
-		} else if len(c.buf)-c.w < minRoom {
-			c.w = copy(c.buf, c.buf[c.r:c.w])
-			c.r = 0
-		}
-		n, err := c.nc.Read(c.buf[c.w:])
-		c.w += n
+		n, err := c.readMore()
 		if n == 0 && err != nil {
 			if c.closing.Load() && errors.Is(err, io.EOF) {
 				return nil // a server that closes TCP without answering our close

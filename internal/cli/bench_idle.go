@@ -101,14 +101,7 @@ func echoOnce(ctx context.Context, c *benchConn, frames *benchFrames, timeout ti
 			}
 			return c.nc.SetDeadline(time.Time{})
 		}
-		if c.r == c.w {
-			c.r, c.w = 0, 0
-		} else if len(c.buf)-c.w < minRoom {
-			c.w = copy(c.buf, c.buf[c.r:c.w])
-			c.r = 0
-		}
-		n, err := c.nc.Read(c.buf[c.w:])
-		c.w += n
+		n, err := c.readMore()
 		if n == 0 && err != nil {
 			return ctxErr(ctx, peerGone(err))
 		}

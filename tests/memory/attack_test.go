@@ -21,6 +21,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/sluice-ws/sluice/internal/wstest"
 	"github.com/sluice-ws/sluice/ws"
 	"github.com/sluice-ws/sluice/wsflate"
 )
@@ -100,7 +101,7 @@ func writeUntilStalled(ctx context.Context, nc net.Conn, frame []byte) error {
 func TestNeverReadingClient(t *testing.T) { eachMode(t, neverReadingClient) }
 
 func neverReadingClient(t *testing.T, args []string) {
-	ctx := testContext(t)
+	ctx := wstest.Context(t, "the attack of "+t.Name())
 	s := startServe(ctx, t, args...)
 	rest := s.rss(t)
 	frame := maskedFrame(ws.Header{Fin: true, OpCode: ws.OpBinary}, make([]byte, 32<<20))
@@ -122,7 +123,7 @@ func neverReadingClient(t *testing.T, args []string) {
 func TestSlowReadingClient(t *testing.T) { eachMode(t, slowReadingClient) }
 
 func slowReadingClient(t *testing.T, args []string) {
-	ctx := testContext(t)
+	ctx := wstest.Context(t, "the attack of "+t.Name())
 	s := startServe(ctx, t, args...)
 	rest := s.rss(t)
 	nc, br := s.dial(ctx, t, "/echo", "")
@@ -156,7 +157,7 @@ func slowReadingClient(t *testing.T, args []string) {
 func TestDecompressionBombs(t *testing.T) { eachMode(t, decompressionBombs) }
 
 func decompressionBombs(t *testing.T, args []string) {
-	ctx := testContext(t)
+	ctx := wstest.Context(t, "the attack of "+t.Name())
 	s := startServe(ctx, t, args...)
 	rest := s.rss(t)
 	compressed, err := wsflate.AppendCompress(nil, make([]byte, maxMessage), wsflate.BestCompression, 15)
@@ -204,7 +205,7 @@ func decompressionBombs(t *testing.T, args []string) {
 func TestTrickledFragments(t *testing.T) { eachMode(t, trickledFragments) }
 
 func trickledFragments(t *testing.T, args []string) {
-	ctx := testContext(t)
+	ctx := wstest.Context(t, "the attack of "+t.Name())
 	const timeout = 2 * time.Second
 	s := startServe(ctx, t, append([]string{"-message-timeout", timeout.String()}, args...)...)
 	rest := s.rss(t)

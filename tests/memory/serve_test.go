@@ -165,16 +165,3 @@ func readClose(br *bufio.Reader) (ws.StatusCode, error) {
 		}
 	}
 }
-
-// testContext returns a context that ends a little before the test's
-// deadline (go test -timeout), so that a stuck test fails with its own
-// message instead of the test binary's panic.
-func testContext(t *testing.T) context.Context {
-	ctx := t.Context()
-	if d, ok := t.Deadline(); ok {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithDeadline(ctx, d.Add(-time.Until(d)/10))
-		t.Cleanup(cancel)
-	}
-	return ctx
-}
