@@ -801,7 +801,10 @@ func TestConnRepliesBeforeFailure(t *testing.T) {
 			f := p.read()
 			require.Equal(t, ws.OpText, f.Header.OpCode, "the echo was lost")
 			assert.Equal(t, "valid", string(f.Payload))
-			assert.Equal(t, CloseCode(c.Err()), p.readClose())
+			// Read the close frame first: Err is set before it is sent,
+			// not necessarily before this goroutine gets here.
+			closed := p.readClose()
+			assert.Equal(t, CloseCode(c.Err()), closed)
 			_ = b.Close()
 			waitDone(t, c)
 			var pe *ws.ProtocolError
