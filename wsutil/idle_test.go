@@ -1,9 +1,12 @@
 package wsutil
 
 import (
+	"bytes"
 	"context"
+	"net"
 	"runtime"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -71,4 +74,56 @@ func TestPongBetweenMessagesWaitsIdle(t *testing.T) {
 func allStacks() string {
 	buf := make([]byte, 1<<20)
 	return string(buf[:runtime.Stack(buf, true)])
+}
+
+// TestMessageArrivesInOneRead checks that between the messages of a busy
+// connection the reader waits with a buffer that takes a 1 KiB message in
+// whole: one read per message. Waiting with its small array, it took a
+// read for the header and another for the rest, a system call more per
+// message than a peer library with a 4 KiB buffer makes.
+func TestMessageArrivesInOneRead(t *testing.T) {
+	srv, cli := wstest.Pipe()
+	defer cli.Close()
+	counted := &readCounter{Conn: srv}
+	c, err := NewConn(counted, ws.ServerSide, ws.Handshake{}, Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Terminate()
+	payload := bytes.Repeat([]byte("x"), 1<<10)
+	for i := range 4 {
+		before := counted.reads.Load()
+		_ = cli.SetWriteDeadline(wstest.Deadline(t))
+		if err := ws.WriteFrame(cli, ws.NewBinaryFrame(payload).Masked([4]byte{1, 2, 3, 4})); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case m := <-c.Inbound():
+			if !bytes.Equal(m.Payload, payload) {
+				t.Fatalf("message %d: got %d bytes, not the payload", i, len(m.Payload))
+			}
+			m.Release()
+		case <-wstest.After(t):
+			t.Fatalf("message %d was not delivered", i)
+		}
+		// The first message finds the connection idle, waiting with its
+		// small array; the reader is busy from then on.
+		if got := counted.reads.Load() - before; i > 0 && got != 1 {
+			t.Errorf("message %d took %d reads, want 1", i, got)
+		}
+	}
+}
+
+// readCounter counts the reads of a net.Conn that returned bytes.
+type readCounter struct {
+	net.Conn
+	reads atomic.Int64
+}
+
+func (r *readCounter) Read(p []byte) (int, error) {
+	n, err := r.Conn.Read(p)
+	if n > 0 {
+		r.reads.Add(1)
+	}
+	return n, err
 }

@@ -107,6 +107,13 @@ func (c *Conn) readLoop(fresh bool) {
 // a microsecond or two, per message.
 const idleGrace = 500 * time.Millisecond
 
+// hotReadSize is the read buffer a reading goroutine waits with during
+// its grace period. A message up to about this size then arrives in one
+// read; waiting with the small array instead, a 1 KiB message took a read
+// for its header and another for the rest. Memory: hotReadSize per
+// connection that received something in the last idleGrace.
+const hotReadSize = 4 << 10
+
 // Outcomes of waitIdle.
 const (
 	idleRead       = iota // bytes (or an error) arrived, for the Reader
@@ -136,16 +143,17 @@ func (c *Conn) waitIdle(fresh bool) int {
 		r = nil
 	}
 	graceEnds := c.idleWait(!fresh)
-	// A goroutine that has just been busy keeps its Reader and read
-	// buffer for the grace period: the next burst's first read takes in
-	// more than a header. The fresh goroutine of an idle connection holds
-	// neither, and waits with the Conn's small array.
+	// A goroutine that has just been busy keeps its Reader, and waits
+	// with a read buffer of at least hotReadSize for the grace period:
+	// the next message's first read takes in more than a header. The
+	// fresh goroutine of an idle connection holds neither, and waits with
+	// the Conn's small array.
 	into := c.small[:]
 	if r != nil {
-		into = r.small[:]
-		if r.big != nil {
-			into = r.big.B[:cap(r.big.B)]
+		if r.big == nil {
+			r.big = bufpool.Get(hotReadSize)
 		}
+		into = r.big.B[:cap(r.big.B)]
 	}
 	n, err := c.nc.Read(into)
 	if n > 0 {
