@@ -7,10 +7,12 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"os"
 	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 
@@ -18,14 +20,26 @@ import (
 	"github.com/sluice-ws/sluice/ws"
 )
 
-// pollLoop is one event loop: a goroutine that waits in epoll_wait for
-// the sockets of its connections (edge-triggered, in and out), reads and
-// writes them without blocking, and runs their deadlines. Other
+// pollLoop is one event loop: a goroutine that waits for the sockets of
+// its connections (edge-triggered, in and out) on its own epoll instance,
+// reads and writes them without blocking, and runs their deadlines. Other
 // goroutines reach it through its lists, under mu, and wake it with an
 // eventfd when it sleeps.
+//
+// The loop does not sleep in epoll_wait: a goroutine blocked in a system
+// call holds an OS thread, and the runtime must notice it (sysmon polls
+// every 20 µs while it does), hand its P to another thread and take one
+// back when the call returns, which cost the loop a context switch and a
+// futex wake-up for every few messages. Instead the epoll descriptor,
+// which is readable while it has events, is itself registered with the
+// runtime's poller (see sleep): the loop parks like any goroutine waiting
+// on a socket, and epoll_wait is only ever called with a zero timeout.
 type pollLoop struct {
 	s       *PollServer
 	epfd    int
+	epf     *os.File           // epfd, registered with the runtime's poller
+	epraw   syscall.RawConn    // epf's, to park on it
+	sleepDL time.Time          // epf's read deadline: the next timer
 	efd     int                // eventfd: a write wakes the loop
 	rbuf    *bufpool.Buf       // the read buffer, replaced when Send keeps a message in it; owned by the loop
 	conns   []*PollConn        // by file descriptor; owned by the loop
@@ -61,12 +75,23 @@ func newPollLoop(s *PollServer) (*pollLoop, error) {
 	if err != nil {
 		return nil, fmt.Errorf("epoll_create1: %w", err)
 	}
+	if err := unix.SetNonblock(epfd, true); err != nil {
+		unix.Close(epfd)
+		return nil, fmt.Errorf("epoll descriptor: %w", err)
+	}
+	// Non-blocking, the descriptor joins the runtime's poller.
+	epf := os.NewFile(uintptr(epfd), "epoll")
+	epraw, err := epf.SyscallConn()
+	if err != nil {
+		epf.Close()
+		return nil, fmt.Errorf("epoll descriptor: %w", err)
+	}
 	efd, err := unix.Eventfd(0, unix.EFD_NONBLOCK|unix.EFD_CLOEXEC)
 	if err != nil {
-		unix.Close(epfd)
+		epf.Close()
 		return nil, fmt.Errorf("eventfd: %w", err)
 	}
-	l := &pollLoop{s: s, epfd: epfd, efd: efd, events: make([]unix.EpollEvent, maxEvents), iov: make([][]byte, 0, 8)}
+	l := &pollLoop{s: s, epfd: epfd, epf: epf, epraw: epraw, efd: efd, events: make([]unix.EpollEvent, maxEvents), iov: make([][]byte, 0, maxIovecs)}
 	l.ev[0] = unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(efd)}
 	if err := unix.EpollCtl(epfd, unix.EPOLL_CTL_ADD, efd, &l.ev[0]); err != nil {
 		l.release()
@@ -78,7 +103,7 @@ func newPollLoop(s *PollServer) (*pollLoop, error) {
 
 // release closes the loop's descriptors and gives back its buffer.
 func (l *pollLoop) release() {
-	unix.Close(l.epfd)
+	l.epf.Close()
 	unix.Close(l.efd)
 	if l.rbuf != nil {
 		l.rbuf.Release()
@@ -91,19 +116,14 @@ func (l *pollLoop) run() {
 	defer l.s.loopWG.Done()
 	defer l.release()
 	for {
-		wait := -1
-		if d := l.timers.wait(l.s.since()); d >= 0 {
-			wait = int((d + time.Millisecond - 1) / time.Millisecond)
-		}
 		l.asleep.Store(true)
+		var n int
 		if len(l.again) > 0 || l.hasWork() {
-			wait = 0
+			n = l.poll()
+		} else {
+			n = l.sleep(l.timers.wait(l.s.since()))
 		}
-		n, err := unix.EpollWait(l.epfd, l.events, wait)
 		l.asleep.Store(false)
-		if err != nil && err != unix.EINTR {
-			panic(fmt.Sprintf("wsutil: epoll_wait: %v", err))
-		}
 		l.now = l.s.since()
 		for _, ev := range l.events[:max(n, 0)] {
 			l.event(ev)
@@ -123,6 +143,45 @@ func (l *pollLoop) run() {
 		clear(again)
 		l.again2 = again[:0]
 	}
+}
+
+// poll returns the events ready now, without waiting.
+func (l *pollLoop) poll() int {
+	n, err := unix.EpollWait(l.epfd, l.events, 0)
+	switch {
+	case err == nil:
+		return n
+	case err == unix.EINTR:
+		return 0
+	}
+	panic(fmt.Sprintf("wsutil: epoll_wait: %v", err))
+}
+
+// sleep waits until events are ready, for d at most (d < 0: no limit),
+// parked on the epoll descriptor in the runtime's poller, and returns
+// them. The runtime's poller is edge-triggered too, and its readiness is
+// reset before the first poll below: an event that arrives after that
+// poll found none wakes the goroutine.
+func (l *pollLoop) sleep(d time.Duration) int {
+	var dl time.Time
+	if d >= 0 {
+		// Whole milliseconds, as epoll_wait's timeout was: a timer
+		// that moves by less leaves the deadline where it is.
+		dl = time.Now().Add(d).Truncate(time.Millisecond).Add(time.Millisecond)
+	}
+	if !dl.Equal(l.sleepDL) {
+		_ = l.epf.SetReadDeadline(dl)
+		l.sleepDL = dl
+	}
+	n := 0
+	err := l.epraw.Read(func(uintptr) bool {
+		n = l.poll()
+		return n > 0
+	})
+	if err != nil && !errors.Is(err, os.ErrDeadlineExceeded) {
+		panic(fmt.Sprintf("wsutil: waiting on epoll: %v", err))
+	}
+	return n
 }
 
 // later has c read again in the loop's next turn.
@@ -354,26 +413,70 @@ func detach(nc net.Conn) (int, error) {
 // errWouldBlock is a non-blocking socket's "try again later".
 var errWouldBlock error = unix.EAGAIN
 
+// The loop reads and writes its sockets with raw system calls: they never
+// block (the sockets are non-blocking), and a call through syscall.Syscall
+// that takes more than 20 µs, as copying a large write does, has the
+// runtime take the loop's P away and wake a thread to look for other work,
+// of which a loop has none: a futex wake-up and a context switch for
+// nothing, every few messages. In exchange a raw call holds its thread
+// without a safe point, so each is bounded: a read to its buffer, a
+// write to maxWritev bytes.
+
+// maxWritev bounds the bytes one writev offers the kernel, and maxIovecs
+// the buffers.
+const (
+	maxWritev = 256 << 10
+	maxIovecs = 8
+)
+
 // sysRead reads from a non-blocking socket: n is 0 on an error, and 0
 // with a nil error at the end of the stream.
 func sysRead(fd int, p []byte) (int, error) {
+	if len(p) == 0 {
+		return 0, nil
+	}
 	for {
-		n, err := unix.Read(fd, p)
-		if err == unix.EINTR {
+		n, _, e := syscall.RawSyscall(syscall.SYS_READ, uintptr(fd), uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)))
+		switch e {
+		case 0:
+			return int(n), nil
+		case syscall.EINTR:
 			continue
 		}
-		return max(n, 0), err
+		return 0, e
 	}
 }
 
-// sysWritev writes bufs to a non-blocking socket in one system call.
+// sysWritev writes bufs, maxWritev bytes of them at most, to a
+// non-blocking socket in one system call.
 func sysWritev(fd int, bufs [][]byte) (int, error) {
-	for {
-		n, err := unix.Writev(fd, bufs)
-		if err == unix.EINTR {
+	var iov [maxIovecs]syscall.Iovec
+	k, total := 0, 0
+	for _, b := range bufs {
+		if len(b) == 0 {
 			continue
 		}
-		return max(n, 0), err
+		if k == len(iov) || total == maxWritev {
+			break
+		}
+		b = b[:min(len(b), maxWritev-total)]
+		iov[k].Base = &b[0]
+		iov[k].SetLen(len(b))
+		k++
+		total += len(b)
+	}
+	if k == 0 {
+		return 0, nil
+	}
+	for {
+		n, _, e := syscall.RawSyscall(syscall.SYS_WRITEV, uintptr(fd), uintptr(unsafe.Pointer(&iov[0])), uintptr(k))
+		switch e {
+		case 0:
+			return int(n), nil
+		case syscall.EINTR:
+			continue
+		}
+		return 0, e
 	}
 }
 
