@@ -8,7 +8,8 @@ import (
 	"strconv"
 )
 
-// readProc samples the CPU time and RSS of process pid from /proc.
+// readProc samples the CPU time (user and system) and RSS of process pid
+// from /proc.
 func readProc(pid int) (procSample, error) {
 	dir := "/proc/" + strconv.Itoa(pid)
 	stat, err := os.ReadFile(dir + "/stat")
@@ -19,7 +20,7 @@ func readProc(pid int) (procSample, error) {
 	if err != nil {
 		return procSample{}, fmt.Errorf("server process %d: %w", pid, err)
 	}
-	cpu, err := parseProcStat(stat)
+	user, system, err := parseProcStat(stat)
 	if err != nil {
 		return procSample{}, err
 	}
@@ -27,5 +28,5 @@ func readProc(pid int) (procSample, error) {
 	if err != nil {
 		return procSample{}, err
 	}
-	return procSample{cpu: cpu, rss: rss}, nil
+	return procSample{user: user, system: system, rss: rss}, nil
 }

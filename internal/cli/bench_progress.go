@@ -44,7 +44,7 @@ func startProgress(w io.Writer, cfg benchConfig, run *benchRun, unit string, cou
 			if cfg.pid != 0 && cfg.procErr == "" && cpuErr == nil {
 				if s, err := run.sampleServer(); err == nil {
 					text += fmt.Sprintf("  server cpu %3.0f%% rss %s",
-						100*(s.cpu-lastCPU.cpu).Seconds()/max(now.Sub(lastAt).Seconds(), 1e-9), formatBytes(s.rss))
+						100*(s.cpu()-lastCPU.cpu()).Seconds()/max(now.Sub(lastAt).Seconds(), 1e-9), formatBytes(s.rss))
 					lastCPU = s
 				}
 			}

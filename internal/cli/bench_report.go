@@ -64,8 +64,11 @@ type serverStats struct {
 	PID        int     `json:"pid"`
 	CPUSec     float64 `json:"cpu_s"`
 	CPUPercent float64 `json:"cpu_pct"` // of one core
-	RSSStart   int64   `json:"rss_start"`
-	RSSEnd     int64   `json:"rss_end"`
+	// KernelShare is the part of CPUSec spent in the kernel (system
+	// time), from 0 to 1; nil when CPUSec is 0.
+	KernelShare *float64 `json:"kernel_share,omitempty"`
+	RSSStart    int64    `json:"rss_start"`
+	RSSEnd      int64    `json:"rss_end"`
 	// MsgsPerCPUSec (echo) and HandshakesPerCPUSec (storm) are the
 	// work done per second of the server's CPU time.
 	MsgsPerCPUSec       float64 `json:"msgs_per_cpu_s,omitempty"`
@@ -158,7 +161,7 @@ func (r benchResult) write(w io.Writer) error {
 	case s.Error != "":
 		row("server", "pid %d: unavailable: %s", s.PID, s.Error)
 	default:
-		row("server cpu", "%.2f s (%.0f%% of a core)", s.CPUSec, s.CPUPercent)
+		row("server cpu", "%.2f s (%.0f%% of a core)%s", s.CPUSec, s.CPUPercent, kernelNote(s))
 		switch {
 		case s.MsgsPerCPUSec > 0:
 			row("per cpu-second", "%.0f messages per server CPU-second", s.MsgsPerCPUSec)
@@ -179,6 +182,15 @@ func (r benchResult) write(w io.Writer) error {
 	}
 	_, err = fmt.Fprintf(w, "%s\n", b)
 	return err
+}
+
+// kernelNote says how much of the server's CPU time went to the kernel,
+// when that is known.
+func kernelNote(s *serverStats) string {
+	if s.KernelShare == nil {
+		return ""
+	}
+	return fmt.Sprintf(", %.0f%% of it in the kernel", 100**s.KernelShare)
 }
 
 func compressNote(r benchResult) string {

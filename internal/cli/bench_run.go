@@ -110,11 +110,24 @@ func (r *benchRun) serverStats(start, end procSample, err error) *serverStats {
 		return &serverStats{PID: r.cfg.pid, Error: err.Error()}
 	}
 	return &serverStats{
-		PID:      r.cfg.pid,
-		CPUSec:   (end.cpu - start.cpu).Seconds(),
-		RSSStart: start.rss,
-		RSSEnd:   end.rss,
+		PID:         r.cfg.pid,
+		CPUSec:      (end.cpu() - start.cpu()).Seconds(),
+		KernelShare: kernelShare(start, end),
+		RSSStart:    start.rss,
+		RSSEnd:      end.rss,
 	}
+}
+
+// kernelShare is the part of the CPU time the server used between two
+// samples that it spent in the kernel (system time), or nil when it used
+// none that /proc could count.
+func kernelShare(start, end procSample) *float64 {
+	cpu := end.cpu() - start.cpu()
+	if cpu <= 0 {
+		return nil
+	}
+	share := float64(end.system-start.system) / float64(cpu)
+	return &share
 }
 
 // openParallel is how many connections bench opens at once.

@@ -158,6 +158,10 @@ func checkServer(t *testing.T, s *serverStats) {
 		return
 	}
 	assert.Empty(t, s.Error)
+	if s.KernelShare != nil {
+		assert.GreaterOrEqual(t, *s.KernelShare, 0.0)
+		assert.LessOrEqual(t, *s.KernelShare, 1.0)
+	}
 	assert.Positive(t, s.RSSStart)
 	assert.Positive(t, s.RSSEnd)
 }
@@ -377,10 +381,11 @@ func TestBenchProcParse(t *testing.T) {
 	t.Parallel()
 	// comm with a space and a parenthesis, as proc(5) allows.
 	stat := "4242 (my (serv) er) S 1 4242 4242 0 -1 4194560 1200 0 0 0 250 130 0 0 20 0 9 0 777 1234567 890 18446744073709551615"
-	cpu, err := parseProcStat([]byte(stat))
+	user, system, err := parseProcStat([]byte(stat))
 	require.NoError(t, err)
-	assert.Equal(t, msDuration(3800), cpu, "(250+130) ticks of 10 ms")
-	_, err = parseProcStat([]byte("4242 (x) S 1 2"))
+	assert.Equal(t, msDuration(2500), user, "utime: 250 ticks of 10 ms")
+	assert.Equal(t, msDuration(1300), system, "stime: 130 ticks of 10 ms")
+	_, _, err = parseProcStat([]byte("4242 (x) S 1 2"))
 	assert.Error(t, err)
 
 	rss, err := parseProcStatus([]byte("Name:\tserver\nVmPeak:\t  9999 kB\nVmRSS:\t   12345 kB\nThreads:\t9\n"))
@@ -393,6 +398,33 @@ func TestBenchProcParse(t *testing.T) {
 		_, err := readProc(os.Getpid())
 		require.ErrorIs(t, err, errProcUnavailable)
 	}
+}
+
+// TestBenchKernelShare checks that the server's figures split its CPU
+// time between user space and the kernel, and that the table and the
+// JSON line both say so.
+func TestBenchKernelShare(t *testing.T) {
+	t.Parallel()
+	r := newBenchRun(t.Context(), benchConfig{pid: 4242})
+	start := procSample{user: msDuration(1000), system: msDuration(2000), rss: 1 << 20}
+	end := procSample{user: msDuration(1500), system: msDuration(3500), rss: 2 << 20}
+	s := r.serverStats(start, end, nil)
+	require.NotNil(t, s.KernelShare)
+	assert.InEpsilon(t, 2.0, s.CPUSec, 1e-9, "0.5 s of user time and 1.5 s of system time")
+	assert.InEpsilon(t, 0.75, *s.KernelShare, 1e-9, "system time over user plus system")
+
+	idle := r.serverStats(end, end, nil)
+	assert.Nil(t, idle.KernelShare, "no CPU time, no share")
+
+	s.CPUPercent = 80
+	var out strings.Builder
+	require.NoError(t, benchResult{Mode: modeEcho, Server: s}.write(&out))
+	assert.Contains(t, out.String(), "2.00 s (80% of a core), 75% of it in the kernel")
+	assert.Contains(t, out.String(), `"kernel_share":0.75`)
+
+	out.Reset()
+	require.NoError(t, benchResult{Mode: modeEcho, Server: idle}.write(&out))
+	assert.NotContains(t, out.String(), "kernel")
 }
 
 func TestBenchFrameScanner(t *testing.T) {

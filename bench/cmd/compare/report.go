@@ -40,16 +40,19 @@ type scenarioResult struct {
 // the rounds, and the ratio to each baseline in each round (the same
 // round ran both, minutes apart at most).
 type serverSummary struct {
-	Server   string    `json:"server"`
-	Values   []float64 `json:"values"` // per round
-	Median   float64   `json:"median"`
-	Rate     float64   `json:"rate_median"`
-	P99us    float64   `json:"p99_us_median"`
-	CPU      float64   `json:"server_cpu_pct_median"`
-	Load     float64   `json:"bench_cpu_pct_median"`
-	VsGWS    []float64 `json:"vs_gws"`
-	VsGobwas []float64 `json:"vs_gobwas_frames"`
-	Errors   []string  `json:"errors,omitempty"`
+	Server string    `json:"server"`
+	Values []float64 `json:"values"` // per round
+	Median float64   `json:"median"`
+	Rate   float64   `json:"rate_median"`
+	P99us  float64   `json:"p99_us_median"`
+	CPU    float64   `json:"server_cpu_pct_median"`
+	// KernelShare is the median of the rounds' kernel shares; nil when
+	// no round had one.
+	KernelShare *float64  `json:"kernel_share_median,omitempty"`
+	Load        float64   `json:"bench_cpu_pct_median"`
+	VsGWS       []float64 `json:"vs_gws"`
+	VsGobwas    []float64 `json:"vs_gobwas_frames"`
+	Errors      []string  `json:"errors,omitempty"`
 }
 
 // summarise fills in Servers from Runs.
@@ -67,7 +70,7 @@ func (s *scenarioResult) summarise(srvs []server, m metric) {
 	gws, gobwas := byRound(baseGWS), byRound(baseGobwas)
 	for _, srv := range srvs {
 		sum := serverSummary{Server: srv.name}
-		var rates, p99s, cpus, loads []float64
+		var rates, p99s, cpus, loads, kernelShares []float64
 		ran := false
 		for _, o := range s.Runs {
 			if o.Server != srv.name {
@@ -81,6 +84,9 @@ func (s *scenarioResult) summarise(srvs []server, m metric) {
 			sum.Values = append(sum.Values, o.Value)
 			rates, p99s = append(rates, o.Rate), append(p99s, o.P99us)
 			cpus, loads = append(cpus, o.CPU), append(loads, o.Load)
+			if o.KernelShare != nil {
+				kernelShares = append(kernelShares, *o.KernelShare)
+			}
 			if b, ok := gws[o.Round]; ok && b.Value > 0 {
 				sum.VsGWS = append(sum.VsGWS, o.Value/b.Value)
 			}
@@ -93,6 +99,10 @@ func (s *scenarioResult) summarise(srvs []server, m metric) {
 		}
 		sum.Median, sum.Rate, sum.P99us = median(sum.Values), median(rates), median(p99s)
 		sum.CPU, sum.Load = median(cpus), median(loads)
+		if len(kernelShares) > 0 {
+			share := median(kernelShares)
+			sum.KernelShare = &share
+		}
 		s.Servers = append(s.Servers, sum)
 	}
 }
@@ -143,25 +153,59 @@ func (r *report) markdown(w io.Writer, srvs []server) {
 			sc.ratio("sluice-frames", baseGobwas), sc.ratio("sluice-helpers", "gobwas-helpers"),
 			sc.ratio("sluice-poll", "sluice-handler"), sc.ratio("sluice-poll", "nbio"))
 	}
+	r.kernelCeilings(w)
 
 	for _, sc := range r.Scenarios {
 		fmt.Fprintf(w, "\n### %s: %s\n\n`sluice bench %s`\n\n", sc.Name, sc.Metric, strings.Join(sc.Args, " "))
-		fmt.Fprintf(w, "| server | median | per round | rate/s | p99 | server CPU | bench CPU | vs gws, per round | vs gobwas-frames, per round |\n")
-		fmt.Fprintf(w, "|---|---:|---|---:|---:|---:|---:|---|---|\n")
+		fmt.Fprintf(w, "| server | median | per round | rate/s | p99 | server CPU | kernel | bench CPU | vs gws, per round | vs gobwas-frames, per round |\n")
+		fmt.Fprintf(w, "|---|---:|---|---:|---:|---:|---:|---:|---|---|\n")
 		for _, s := range sc.Servers {
 			if len(s.Values) == 0 {
-				fmt.Fprintf(w, "| %s | error | %s | | | | | | |\n", s.Server, escape(first(s.Errors)))
+				fmt.Fprintf(w, "| %s | error | %s | | | | | | | |\n", s.Server, escape(first(s.Errors)))
 				continue
 			}
 			rate, p99 := "", ""
 			if sc.metric != rssPerConn {
 				rate, p99 = formatCount(s.Rate), formatMicros(s.P99us)
 			}
-			fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %.0f%% | %.0f%% | %s | %s |\n", s.Server,
-				formatValue(sc.metric, s.Median), joinValues(sc.metric, s.Values), rate, p99, s.CPU, s.Load,
-				joinRatios(s.VsGWS), joinRatios(s.VsGobwas))
+			fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %.0f%% | %s | %.0f%% | %s | %s |\n", s.Server,
+				formatValue(sc.metric, s.Median), joinValues(sc.metric, s.Values), rate, p99, s.CPU,
+				formatShare(s.KernelShare), s.Load, joinRatios(s.VsGWS), joinRatios(s.VsGobwas))
 		}
 	}
+}
+
+// kernelCeilings prints, for each throughput scenario, the median kernel
+// share of each baseline and the ceiling it sets: 1/share is the most a
+// server with the same kernel work per message and no user-space cost
+// could do, in times the baseline's messages per CPU-second. Idle and
+// storm scenarios measure something else and are left out.
+func (r *report) kernelCeilings(w io.Writer) {
+	fmt.Fprintf(w, "\n## Kernel share and ceilings\n\n"+
+		"Median part of the baseline's CPU time spent in the kernel, and the ceiling 1/share: "+
+		"a server with the same kernel work per message and no user-space cost would do at most "+
+		"this many times the baseline's messages per CPU-second.\n\n")
+	fmt.Fprintf(w, "| scenario | %[1]s kernel | %[1]s ceiling | %[2]s kernel | %[2]s ceiling |\n|---|---:|---:|---:|---:|\n",
+		baseGWS, baseGobwas)
+	for _, sc := range r.Scenarios {
+		if sc.metric != msgsPerCPU {
+			continue
+		}
+		gws, gobwas := sc.kernelShare(baseGWS), sc.kernelShare(baseGobwas)
+		fmt.Fprintf(w, "| %s | %s | %s | %s | %s |\n", sc.Name,
+			formatShare(gws), formatCeiling(gws), formatShare(gobwas), formatCeiling(gobwas))
+	}
+}
+
+// kernelShare is a server's median kernel share in the scenario, nil
+// when it did not run or no round told.
+func (s *scenarioResult) kernelShare(name string) *float64 {
+	for _, sum := range s.Servers {
+		if sum.Server == name {
+			return sum.KernelShare
+		}
+	}
+	return nil
 }
 
 // cell is a server's median in the summary matrix.
@@ -223,6 +267,26 @@ func formatCount(v float64) string {
 		return fmt.Sprintf("%.3gk", v/1e3)
 	}
 	return fmt.Sprintf("%.3g", v)
+}
+
+// formatShare prints a kernel share as a percentage, "—" when unknown.
+func formatShare(share *float64) string {
+	if share == nil {
+		return "—"
+	}
+	return fmt.Sprintf("%.0f%%", 100**share)
+}
+
+// formatCeiling prints 1/share, the ceiling a kernel share sets on the
+// ratio to its server; "—" when the share is unknown, "∞" when it is 0.
+func formatCeiling(share *float64) string {
+	switch {
+	case share == nil:
+		return "—"
+	case *share <= 0:
+		return "∞"
+	}
+	return fmt.Sprintf("%.2f", 1 / *share)
 }
 
 func formatMicros(us float64) string {

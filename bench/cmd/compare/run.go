@@ -26,25 +26,29 @@ type benchResult struct {
 		P999 float64 `json:"p999"`
 	} `json:"latency_us"`
 	Server *struct {
-		CPUPercent          float64 `json:"cpu_pct"`
-		MsgsPerCPUSec       float64 `json:"msgs_per_cpu_s"`
-		HandshakesPerCPUSec float64 `json:"handshakes_per_cpu_s"`
-		RSSPerConn          float64 `json:"rss_per_conn"`
-		Error               string  `json:"error"`
+		CPUPercent          float64  `json:"cpu_pct"`
+		KernelShare         *float64 `json:"kernel_share"`
+		MsgsPerCPUSec       float64  `json:"msgs_per_cpu_s"`
+		HandshakesPerCPUSec float64  `json:"handshakes_per_cpu_s"`
+		RSSPerConn          float64  `json:"rss_per_conn"`
+		Error               string   `json:"error"`
 	} `json:"server"`
 }
 
 // outcome is one run: one server, one scenario, one round.
 type outcome struct {
-	Server string          `json:"server"`
-	Round  int             `json:"round"`
-	Value  float64         `json:"value"` // the scenario's metric; 0 when Err is set
-	Rate   float64         `json:"rate"`  // msgs/s or handshakes/s
-	P99us  float64         `json:"p99_us,omitempty"`
-	CPU    float64         `json:"server_cpu_pct"`
-	Load   float64         `json:"bench_cpu_pct"` // sluice bench's own CPU, of one core
-	Err    string          `json:"error,omitempty"`
-	Raw    json.RawMessage `json:"bench,omitempty"`
+	Server string  `json:"server"`
+	Round  int     `json:"round"`
+	Value  float64 `json:"value"` // the scenario's metric; 0 when Err is set
+	Rate   float64 `json:"rate"`  // msgs/s or handshakes/s
+	P99us  float64 `json:"p99_us,omitempty"`
+	CPU    float64 `json:"server_cpu_pct"`
+	// KernelShare is the part of the server's CPU time spent in the
+	// kernel, 0 to 1; nil when sluice bench could not tell.
+	KernelShare *float64        `json:"kernel_share,omitempty"`
+	Load        float64         `json:"bench_cpu_pct"` // sluice bench's own CPU, of one core
+	Err         string          `json:"error,omitempty"`
+	Raw         json.RawMessage `json:"bench,omitempty"`
 }
 
 // runner starts servers and sluice bench, pinned to their cores.
@@ -118,7 +122,7 @@ func (r *runner) run(ctx context.Context, srv server, sc scenario, round int) ou
 	if res.Server == nil || res.Server.Error != "" {
 		return fail(errors.New("no server figures (is /proc there?)"))
 	}
-	out.CPU = res.Server.CPUPercent
+	out.CPU, out.KernelShare = res.Server.CPUPercent, res.Server.KernelShare
 	if res.Latency != nil {
 		out.P99us = res.Latency.P99
 	}
