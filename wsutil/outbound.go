@@ -89,6 +89,14 @@ const (
 	writerReader
 )
 
+// owedBytes bounds what OnMessage's replies may queue for the reader to
+// write itself: beyond it a writing goroutine takes them at once, so that
+// writing overlaps reading. Owing pays for small replies, which it batches
+// into one write per burst; a reader that writes large replies itself
+// stops reading while it does, and on a pipelining peer (C=100, 64 KiB,
+// depth 16) halved throughput and put p99 latency at 400 times p50.
+const owedBytes = 32 << 10
+
 // control is a control frame waiting to be written.
 type control struct {
 	op      ws.OpCode
@@ -121,8 +129,9 @@ func (c *Conn) enqueueLocked(m Message, front bool) {
 	c.q.bytes += queuedSize(m)
 	c.q.payload += int64(len(m.Payload))
 	c.q.queued++
-	if c.q.writer == writerOwed && c.q.bytes >= c.cfg.OutboundBytes/2 {
-		// A long burst: do not let its replies wait for its end.
+	if c.q.writer == writerOwed && c.q.bytes >= min(c.cfg.OutboundBytes/2, owedBytes) {
+		// Large replies, or a long burst: do not let them wait for the
+		// reader.
 		c.handoverLocked()
 	}
 }

@@ -91,9 +91,11 @@ type frameWriter struct {
 	buf  *bufpool.Buf // borrowed while writing
 	mark int          // buf.B[mark:] is not yet in vecs
 	vecs net.Buffers  // what the next flush writes, in order
-	out  net.Buffers  // what WriteTo consumes of vecs
-	mw   *Writer      // for fragmented or encoded messages, borrowed
-	err  error        // the first write error: after it, nothing is written
+	// moved holds the copies realign made for the next flush.
+	moved []*bufpool.Buf
+	out   net.Buffers // what WriteTo consumes of vecs
+	mw    *Writer     // for fragmented or encoded messages, borrowed
+	err   error       // the first write error: after it, nothing is written
 }
 
 // byRef is the payload size from which a payload is written from where it
@@ -113,6 +115,7 @@ func (w *frameWriter) free() {
 		w.c, w.err, w.mark = nil, nil, 0
 		frameWriters.Put(w)
 	}()
+	w.drop()
 	if w.buf != nil {
 		w.buf.Release()
 		w.buf = nil
@@ -279,10 +282,40 @@ func (w *frameWriter) copyIn(p []byte, masked bool, mask [4]byte) {
 	}
 }
 
-// ref appends p to the batch without copying it.
+// ref appends p to the batch without copying it, unless it follows just
+// its header at the start of a write and the kernel would copy it slowly
+// from where it is (aliasedCopy): then it appends a copy placed where the
+// kernel copies fast. Only there does the copy pay: the kernel's copy
+// lands at the start of a socket page when the socket's earlier writes
+// have been read, as with a peer that waits for each reply; further into
+// a write, or behind other connections' writes, where it lands is
+// anybody's guess, and a copy costs a memmove for nothing (measured: 13%
+// fewer messages per CPU-second at C=100, 64 KiB, depth 16).
 func (w *frameWriter) ref(p []byte) {
 	w.cut()
+	if pos := w.pending(); pos <= ws.MaxHeaderSize && aliasedCopy(pos, p) != 0 {
+		p = w.realign(pos, p)
+	}
 	w.vecs = append(w.vecs, p)
+}
+
+// realign copies p, due pos bytes into the write, into a pooled buffer at
+// an offset that takes the copy out of the kernel's slow window. The
+// buffer is given back by the flush that writes it.
+func (w *frameWriter) realign(pos int, p []byte) []byte {
+	b := bufpool.Get(len(p) + aliasWindow)
+	w.moved = append(w.moved, b)
+	off := aliasedCopy(pos, b.B[:len(p)]) // moving by the distance cancels it
+	return b.B[off : off+copy(b.B[off:], p)]
+}
+
+// pending returns how many bytes the next flush would write.
+func (w *frameWriter) pending() int {
+	n := 0
+	for _, v := range w.vecs {
+		n += len(v)
+	}
+	return n
 }
 
 // cut moves the part of the buffer written since the last cut into vecs.
@@ -313,13 +346,25 @@ func (w *frameWriter) flush() error {
 		}
 		w.c.bytesOut.Add(n)
 	}
+	w.drop()
+	return w.err
+}
+
+// drop forgets the batch: written, or abandoned after an error (a batch
+// left in a pooled frameWriter would go out on the next connection that
+// takes it).
+func (w *frameWriter) drop() {
 	clear(w.vecs)
 	w.vecs = w.vecs[:0]
+	for _, b := range w.moved {
+		b.Release()
+	}
+	clear(w.moved)
+	w.moved = w.moved[:0]
 	if w.buf != nil {
 		w.buf.B = w.buf.B[:0]
 	}
 	w.mark = 0
-	return w.err
 }
 
 // armWriteDeadline keeps the write deadline WriteTimeout ahead while the
