@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 )
 
@@ -258,15 +259,17 @@ func formatValue(m metric, v float64) string {
 	return formatCount(v)
 }
 
-// formatCount prints a count with three significant digits.
+// formatCount prints a count with three significant digits. It rounds
+// before it picks the unit: 999,600 is 1M, not 1e+03k.
 func formatCount(v float64) string {
+	r, _ := strconv.ParseFloat(fmt.Sprintf("%.3g", v), 64)
 	switch {
-	case v >= 1e6:
-		return fmt.Sprintf("%.3gM", v/1e6)
-	case v >= 1e3:
-		return fmt.Sprintf("%.3gk", v/1e3)
+	case r >= 1e6:
+		return fmt.Sprintf("%.3gM", r/1e6)
+	case r >= 1e3:
+		return fmt.Sprintf("%.3gk", r/1e3)
 	}
-	return fmt.Sprintf("%.3g", v)
+	return fmt.Sprintf("%.3g", r)
 }
 
 // formatShare prints a kernel share as a percentage, "—" when unknown.

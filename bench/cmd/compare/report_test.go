@@ -75,3 +75,18 @@ func TestFormatCeiling(t *testing.T) {
 		}
 	}
 }
+
+func TestFormatCount(t *testing.T) {
+	for v, want := range map[float64]string{
+		12.34:     "12.3",
+		999.6:     "1k",
+		14_350:    "14.4k",
+		999_600:   "1M",
+		1_004_000: "1M",
+		1_470_000: "1.47M",
+	} {
+		if got := formatCount(v); got != want {
+			t.Errorf("formatCount(%v) = %q, want %q", v, got, want)
+		}
+	}
+}
