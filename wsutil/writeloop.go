@@ -293,7 +293,7 @@ func (w *frameWriter) copyIn(p []byte, masked bool, mask [4]byte) {
 // to 13% fewer messages per CPU-second at C=100, 64 KiB, depth 16).
 func (w *frameWriter) ref(p []byte) {
 	w.cut()
-	if pos := w.pending(); pos <= ws.MaxHeaderSize && aliasedCopy(pos, p) != 0 {
+	if pos, ok := w.leadIn(); ok && aliasedCopy(pos, p) != 0 {
 		p = w.realign(pos, p)
 	}
 	w.vecs = append(w.vecs, p)
@@ -309,13 +309,17 @@ func (w *frameWriter) realign(pos int, p []byte) []byte {
 	return b.B[off : off+copy(b.B[off:], p)]
 }
 
-// pending returns how many bytes the next flush would write.
-func (w *frameWriter) pending() int {
-	n := 0
-	for _, v := range w.vecs {
-		n += len(v)
+// leadIn returns how many bytes the next flush writes before what is
+// batched next, and whether they are a frame header at most: whether what
+// comes next starts the write, but for its header.
+func (w *frameWriter) leadIn() (int, bool) {
+	switch len(w.vecs) {
+	case 0:
+		return 0, true
+	case 1:
+		return len(w.vecs[0]), len(w.vecs[0]) <= ws.MaxHeaderSize
 	}
-	return n
+	return 0, false
 }
 
 // cut moves the part of the buffer written since the last cut into vecs.
